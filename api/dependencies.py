@@ -1,0 +1,53 @@
+"""Request-scoped dependencies, declared once as Annotated aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.exceptions import HTTPException
+
+from config.settings import Settings
+from database.pool import Database
+from services.application_service import ApplicationService
+from services.configuration_service import ConfigurationService
+
+
+def get_settings_from_app(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def get_application_service(database: DatabaseDep) -> ApplicationService:
+    return ApplicationService(database)
+
+
+def get_configuration_service(database: DatabaseDep, settings: SettingsDep) -> ConfigurationService:
+    return ConfigurationService(database, max_json_depth=settings.max_json_depth)
+
+
+ApplicationServiceDep = Annotated[ApplicationService, Depends(get_application_service)]
+ConfigurationServiceDep = Annotated[ConfigurationService, Depends(get_configuration_service)]
+
+
+def require_json_body(request: Request) -> None:
+    """Bodies must be declared as JSON, so a form post or a typo'd header is not misread."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        shown = repr(content_type[:100]) if content_type else "no Content-Type header"
+        raise HTTPException(415, detail=f"send the body as application/json (got {shown})")
+
+
+JsonBody = Depends(require_json_body)

@@ -1,0 +1,125 @@
+"""Routes for /api/v1/applications."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from api.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
+from api.pagination import LINK_HEADER_DOC, add_next_link
+from api.problems import problem_responses
+from models.application import (
+    Application,
+    ApplicationCreate,
+    ApplicationDetail,
+    ApplicationUpdate,
+)
+from models.configuration import Configuration
+from models.fields import ApplicationId, ConfigurationId, Name
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+
+ApplicationIdPath = Annotated[
+    ApplicationId, Path(description="The application's id (a ULID, either case).")
+]
+LOCATION_HEADER_DOC: dict[str, Any] = {
+    "Location": {"description": "Path of the new resource.", "schema": {"type": "string"}}
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an application",
+    dependencies=[JsonBody],
+    responses={
+        201: {"description": "Created.", "headers": LOCATION_HEADER_DOC},
+        **problem_responses(400, 409, 413, 415, 422, 503),
+    },
+)
+def create_application(
+    body: ApplicationCreate,
+    service: ApplicationServiceDep,
+    request: Request,
+    response: Response,
+) -> ApplicationDetail:
+    application = service.create(data=body)
+    response.headers["Location"] = request.url_for(
+        "get_application", application_id=application.id
+    ).path
+    return application
+
+
+@router.get(
+    "",
+    summary="List applications",
+    description="Ordered by id (creation order). Follow the `Link` header for the next page.",
+    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(422, 503)},
+)
+def list_applications(
+    service: ApplicationServiceDep,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
+    after: Annotated[ApplicationId | None, Query(description="Return items after this id.")] = None,
+    name: Annotated[Name | None, Query(description="Only the application with this name.")] = None,
+) -> list[Application]:
+    page = service.list(after=after, limit=limit, name=name)
+    add_next_link(request, response, page, limit=limit)
+    return page.items
+
+
+@router.get(
+    "/{application_id}",
+    summary="Get an application with its configuration ids",
+    responses=problem_responses(404, 422, 503),
+)
+def get_application(
+    application_id: ApplicationIdPath, service: ApplicationServiceDep
+) -> ApplicationDetail:
+    return service.get(application_id=application_id)
+
+
+@router.put(
+    "/{application_id}",
+    summary="Update an application",
+    description="Fields left out stay unchanged; `comments: null` clears the comments.",
+    dependencies=[JsonBody],
+    responses=problem_responses(400, 404, 409, 413, 415, 422, 503),
+)
+def update_application(
+    application_id: ApplicationIdPath, body: ApplicationUpdate, service: ApplicationServiceDep
+) -> ApplicationDetail:
+    return service.update(application_id=application_id, changes=body)
+
+
+@router.delete(
+    "/{application_id}",
+    status_code=204,
+    summary="Delete an application and all its configurations",
+    responses=problem_responses(404, 422, 503),
+)
+def delete_application(application_id: ApplicationIdPath, service: ApplicationServiceDep) -> None:
+    service.delete(application_id=application_id)
+
+
+@router.get(
+    "/{application_id}/configurations",
+    summary="List an application's configurations",
+    description="Full configurations ordered by id. Follow the `Link` header for the next page.",
+    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503)},
+)
+def list_application_configurations(
+    application_id: ApplicationIdPath,
+    service: ConfigurationServiceDep,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 50,
+    after: Annotated[
+        ConfigurationId | None, Query(description="Return items after this id.")
+    ] = None,
+) -> list[Configuration]:
+    page = service.list_for_application(application_id=application_id, after=after, limit=limit)
+    add_next_link(request, response, page, limit=limit)
+    return page.items

@@ -1,0 +1,3 @@
+from config.settings import Settings, SettingsError, get_settings, load_settings
+
+__all__ = ["Settings", "SettingsError", "get_settings", "load_settings"]

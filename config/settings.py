@@ -1,0 +1,88 @@
+"""Service settings, read from the environment and an optional `.env` file.
+
+Every field here is documented in README.md and mirrored in `.env.example`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in "
+        "EMBEDDED_POSTGRES_DIR.",
+    )
+    embedded_postgres_dir: Path = Field(
+        default=PROJECT_ROOT / ".postgres",
+        description="Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.",
+    )
+    database_pool_min_size: int = Field(default=2, ge=0, le=1000)
+    database_pool_max_size: int = Field(default=20, ge=1, le=1000)
+    database_pool_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How long a request waits for a free connection before a 503.",
+    )
+    database_connect_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    database_statement_timeout_ms: int = Field(default=5000, ge=1, le=3_600_000)
+    database_lock_timeout_ms: int = Field(default=2000, ge=1, le=3_600_000)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
+    max_json_depth: int = Field(default=32, ge=1, le=200)
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: LogLevel = "info"
+
+    @model_validator(mode="after")
+    def _pool_bounds_are_ordered(self) -> Settings:
+        if self.database_pool_min_size > self.database_pool_max_size:
+            raise ValueError(
+                "DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE "
+                f"(got {self.database_pool_min_size} > {self.database_pool_max_size})"
+            )
+        return self
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; the message names each setting and the rule broken."""
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    lines = ["Invalid settings:"]
+    for item in error.errors(include_url=False):
+        setting = "_".join(str(part) for part in item["loc"]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        value = item.get("input")
+        shown = "" if not setting or isinstance(value, dict) else f" (got {value!r})"
+        lines.append(f"  {setting or 'settings'}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(describe_settings_error(error)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,118 @@
+"""Shared fixtures: a real PostgreSQL for every test that needs one.
+
+With DATABASE_URL unset the tests start their own embedded server (in .postgres/test, apart
+from the development server's data); with it set they use that server. Either way every test
+session works in databases it creates and drops, never in the development database.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from config.settings import PROJECT_ROOT, Settings
+from database.embedded import start_embedded_postgres
+from database.migration_runner import MigrationRunner
+from database.pool import Database
+from database.testing import temporary_database
+from main import create_app, open_database
+
+TEST_SERVER_DIRECTORY = PROJECT_ROOT / ".postgres" / "test"
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    app: FastAPI
+
+
+@contextmanager
+def run_live_server(settings: Settings) -> Iterator[LiveServer]:
+    """Serve the real app with uvicorn on a free port of 127.0.0.1, in a background thread."""
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+LiveServerFactory = Callable[[Settings], AbstractContextManager[LiveServer]]
+
+
+@pytest.fixture(scope="session")
+def live_server_factory() -> LiveServerFactory:
+    """Start another live server with settings of the test's own (a tiny pool, say)."""
+    return run_live_server
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A PostgreSQL server the tests may create databases on."""
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        return configured
+    return start_embedded_postgres(Path(TEST_SERVER_DIRECTORY))
+
+
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A new, empty database for one test (migration tests start from nothing)."""
+    with temporary_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A database with every migration applied, shared by the session's service tests."""
+    with temporary_database(server_url) as url:
+        MigrationRunner(url).up()
+        yield url
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a test app: only what the test says, nothing from the environment."""
+    values: dict[str, object] = {"database_url": database_url, "database_pool_min_size": 1}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def database(database_url: str) -> Iterator[Database]:
+    """A pool on the session's database, for repository and service tests."""
+    pool = open_database(make_settings(database_url), database_url)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    """The real service over real HTTP on a free local port."""
+    with run_live_server(make_settings(database_url)) as server:
+        yield server
+
+
+@pytest.fixture
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        yield http

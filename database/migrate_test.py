@@ -1,0 +1,141 @@
+"""The migration command line, run in-process against a real, empty PostgreSQL database."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from database.migrate import main
+
+
+@pytest.fixture
+def database_url(empty_database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """DATABASE_URL pointing at a fresh database, so the command never touches another one."""
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+    return empty_database_url
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def record_unknown_migration(dsn: str) -> None:
+    connection = psycopg2.connect(dsn)
+    with connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) "
+            "VALUES (999, '999_from_the_future', 'abc')"
+        )
+    connection.close()
+
+
+@pytest.mark.parametrize("argv", [[], ["up"]])
+def test_up_applies_then_reports_nothing_to_do(
+    database_url: str, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert run(argv, capsys) == (0, "applied 001_initial\n", "")
+    assert run(argv, capsys) == (
+        0,
+        "nothing to apply: schema is current (1 migration)\n",
+        "",
+    )
+
+
+def test_status_before_and_after_up(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["status"], capsys) == (
+        0,
+        "pending  001_initial\n"
+        "Database schema is not current: 1 pending migration (001_initial). "
+        "Run `pipenv run migrate`.\n",
+        "",
+    )
+    run(["up"], capsys)
+    assert run(["status"], capsys) == (
+        0,
+        "applied  001_initial\nDatabase schema is current (1 migration applied).\n",
+        "",
+    )
+
+
+def test_status_marks_missing_migrations(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["up"], capsys)
+    record_unknown_migration(database_url)
+
+    code, out, err = run(["status"], capsys)
+
+    assert (code, err) == (0, "")
+    assert out.splitlines()[:2] == ["applied  001_initial", "MISSING  999_from_the_future"]
+
+
+def test_down_reverts_and_then_has_nothing_to_revert(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["up"], capsys)
+
+    assert run(["down"], capsys) == (0, "reverted 001_initial\n", "")
+    assert run(["down", "3"], capsys) == (
+        0,
+        "nothing to revert: no migrations are applied\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize("steps", ["0", "-1", "two"])
+def test_down_needs_a_positive_step_count(
+    database_url: str, capsys: pytest.CaptureFixture[str], steps: str
+) -> None:
+    code, out, err = run(["down", steps], capsys)
+
+    assert (code, out) == (2, "")
+    assert f"must be a whole number of at least 1 (got '{steps}')" in err
+
+
+def test_unknown_command_is_a_usage_error(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["sideways"], capsys)
+
+    assert (code, out) == (2, "")
+    assert "invalid choice: 'sideways'" in err
+
+
+def test_refused_migration_exits_1_with_the_reason(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["up"], capsys)
+    record_unknown_migration(database_url)
+
+    code, out, err = run(["up"], capsys)
+
+    assert (code, out) == (1, "")
+    assert err.startswith("refusing to migrate, nothing was done: 999_from_the_future applied")
+
+
+def test_unreachable_database_exits_1(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", empty_database_url + "_does_not_exist")
+
+    code, out, err = run(["status"], capsys)
+
+    assert (code, out) == (1, "")
+    assert err.startswith("database error: ")
+    assert "_does_not_exist" in err
+
+
+def test_invalid_setting_exits_2_and_names_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_POOL_MIN_SIZE", "-1")
+
+    code, out, err = run(["up"], capsys)
+
+    assert (code, out) == (2, "")
+    assert err == (
+        "Invalid settings:\n"
+        "  DATABASE_POOL_MIN_SIZE: Input should be greater than or equal to 0 (got '-1')\n"
+    )

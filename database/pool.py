@@ -1,0 +1,192 @@
+"""The connection pool: borrow a connection for one unit of work and always give it back.
+
+psycopg2's ThreadedConnectionPool fails at once when it is empty; a semaphore in front of it
+makes a request wait a bounded time instead, and then fail with PoolExhausted (a 503).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+from psycopg2.pool import ThreadedConnectionPool
+
+from database.errors import ConstraintConflict, DatabaseUnavailable, PoolExhausted, UnstorableValue
+
+logger = logging.getLogger(__name__)
+
+Connection = psycopg2.extensions.connection
+
+
+def session_options(*, statement_timeout_ms: int, lock_timeout_ms: int) -> str:
+    """Server settings every pooled session starts with (sent in the startup packet)."""
+    return (
+        f"-c statement_timeout={int(statement_timeout_ms)} "
+        f"-c lock_timeout={int(lock_timeout_ms)} "
+        "-c idle_in_transaction_session_timeout=60000 "
+        "-c timezone=UTC"
+    )
+
+
+class Database:
+    """A bounded pool of connections to one PostgreSQL database."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        min_size: int,
+        max_size: int,
+        wait_seconds: float,
+        connect_timeout_seconds: int = 5,
+        statement_timeout_ms: int = 5000,
+        lock_timeout_ms: int = 2000,
+    ) -> None:
+        self._wait_seconds = wait_seconds
+        self._slots = threading.BoundedSemaphore(max_size)
+        self._min_size = min_size
+        # minconn=0 so that creating the pool never connects: the service must start even
+        # while the database is down. minconn is then raised to keep idle connections open.
+        self._pool = ThreadedConnectionPool(
+            0,
+            max_size,
+            dsn,
+            connect_timeout=connect_timeout_seconds,
+            application_name="config-service",
+            options=session_options(
+                statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms
+            ),
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+        )
+        self._pool.minconn = min_size
+
+    def warm_up(self) -> None:
+        """Open the idle connections now rather than on the first requests; never raises."""
+        borrowed = []
+        try:
+            for _ in range(self._min_size):
+                borrowed.append(self._pool.getconn())
+        except psycopg2.Error as error:
+            logger.warning("could not open database connections at start-up: %s", error)
+        finally:
+            for connection in borrowed:
+                self._pool.putconn(connection)
+
+    def close(self) -> None:
+        self._pool.closeall()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Borrow a connection; return it afterwards, discarding it if it broke."""
+        if not self._slots.acquire(timeout=self._wait_seconds):
+            raise PoolExhausted(
+                f"no database connection became free within {self._wait_seconds:g} seconds"
+            )
+        try:
+            connection = self._checkout()
+            broken = False
+            try:
+                yield connection
+            except psycopg2.Error as error:
+                broken = connection.closed != 0 or _is_connection_failure(error)
+                raise translate_database_error(error) from error
+            finally:
+                self._pool.putconn(connection, close=broken or connection.closed != 0)
+        finally:
+            self._slots.release()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One unit of work: commit when the block succeeds, roll back when it raises."""
+        with self.connection() as connection:
+            try:
+                yield connection
+                connection.commit()
+            except BaseException:
+                _rollback_quietly(connection)
+                raise
+
+    def _checkout(self) -> Connection:
+        try:
+            connection: Connection = self._pool.getconn()
+        except psycopg2.Error as error:
+            raise translate_database_error(error) from error
+        if connection.closed:
+            self._pool.putconn(connection, close=True)
+            try:
+                connection = self._pool.getconn()
+            except psycopg2.Error as error:
+                raise translate_database_error(error) from error
+        return connection
+
+
+def _rollback_quietly(connection: Connection) -> None:
+    if connection.closed:
+        return
+    try:
+        connection.rollback()
+    except psycopg2.Error:
+        logger.debug("rollback failed on a broken connection", exc_info=True)
+
+
+def _is_connection_failure(error: psycopg2.Error) -> bool:
+    if isinstance(error, psycopg2.InterfaceError):
+        return True
+    if not isinstance(error, psycopg2.OperationalError):
+        return False
+    # No SQLSTATE means the client noticed a dead link; class 08 and 57P0x mean the server
+    # dropped the session. Other errors (query canceled, lock not available) leave it usable.
+    code = error.pgcode
+    return code is None or code.startswith(("08", "57P"))
+
+
+_TRANSLATIONS: list[tuple[type[psycopg2.Error], Callable[[], Exception]]] = [
+    (
+        psycopg2.errors.QueryCanceled,
+        lambda: DatabaseUnavailable("the database did not answer within the statement timeout"),
+    ),
+    (
+        psycopg2.errors.LockNotAvailable,
+        lambda: DatabaseUnavailable("the data is locked by another operation; try again"),
+    ),
+    (
+        psycopg2.extensions.TransactionRollbackError,
+        lambda: DatabaseUnavailable("the write collided with a concurrent one; try again"),
+    ),
+    (
+        psycopg2.OperationalError,
+        lambda: DatabaseUnavailable("the database is unreachable", retry_after_seconds=2),
+    ),
+    (
+        psycopg2.InterfaceError,
+        lambda: DatabaseUnavailable("the database is unreachable", retry_after_seconds=2),
+    ),
+    (
+        psycopg2.IntegrityError,
+        lambda: ConstraintConflict("the change conflicts with the current state of the data"),
+    ),
+    (psycopg2.DataError, lambda: UnstorableValue("a value cannot be stored by the database")),
+]
+
+
+def translate_database_error(error: psycopg2.Error) -> Exception:
+    """Map a driver error onto what the service layers understand (first match wins)."""
+    for driver_error, translated in _TRANSLATIONS:
+        if isinstance(error, driver_error):
+            return translated()
+    return error
+
+
+def connect(dsn: str, **options: Any) -> Connection:
+    """A single connection outside the pool (migrations, tests)."""
+    connection: Connection = psycopg2.connect(dsn, **options)
+    return connection

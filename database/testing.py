@@ -1,0 +1,51 @@
+"""Throw-away databases for the test suite, on the embedded server or on DATABASE_URL's.
+
+Tests never use the development database itself: each gets a database of its own, created from
+template0 and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn, parse_dsn
+
+
+def with_database_name(dsn: str, name: str) -> str:
+    """The same server and credentials as `dsn`, another database."""
+    return make_dsn(dsn, dbname=name)
+
+
+def server_dsn(dsn: str) -> str:
+    """Where to run CREATE/DROP DATABASE: the `postgres` maintenance database."""
+    return with_database_name(dsn, "postgres")
+
+
+@contextmanager
+def temporary_database(dsn: str, *, prefix: str = "config_service_test") -> Iterator[str]:
+    """Create an empty database next to `dsn`'s, yield its DSN, drop it afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    admin = psycopg2.connect(server_dsn(dsn))
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+                    sql.Identifier(name)
+                )
+            )
+        yield with_database_name(dsn, name)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+        admin.close()
+
+
+def database_name(dsn: str) -> str:
+    return str(parse_dsn(dsn).get("dbname", ""))

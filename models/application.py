@@ -1,0 +1,42 @@
+"""Applications: the owners of configurations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from models.base import ApiModel, InputModel
+from models.fields import EXAMPLE_APPLICATION_ID, EXAMPLE_CONFIGURATION_ID, Comments, Name
+
+_EXAMPLE_TIME = "2026-11-23T09:30:00.123456Z"
+
+
+class Application(ApiModel):
+    """An application as stored and as listed."""
+
+    id: str = Field(examples=[EXAMPLE_APPLICATION_ID])
+    name: str = Field(examples=["billing-service"])
+    comments: str | None = Field(examples=["Owned by the payments team"])
+    created_at: datetime = Field(examples=[_EXAMPLE_TIME])
+    updated_at: datetime = Field(examples=[_EXAMPLE_TIME])
+
+
+class ApplicationDetail(Application):
+    """One application with the ids of all its configurations, oldest first."""
+
+    configuration_ids: list[str] = Field(examples=[[EXAMPLE_CONFIGURATION_ID]])
+
+
+class ApplicationCreate(InputModel):
+    name: Name = Field(description="Unique among applications.", examples=["billing-service"])
+    comments: Comments | None = Field(default=None, examples=["Owned by the payments team"])
+
+
+class ApplicationUpdate(InputModel):
+    """Fields left out stay as they are; `comments: null` clears the comments."""
+
+    name: Name = Field(
+        default=None, description="May be left out, not null.", examples=["billing-api"]
+    )
+    comments: Comments | None = Field(default=None, examples=[None])
