@@ -94,7 +94,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     """Settings for a test app: only what the test says, nothing from the environment."""
     values: dict[str, object] = {"database_url": database_url, "database_pool_min_size": 1}
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 @pytest.fixture(scope="session")

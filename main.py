@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 
 import psycopg2
 import uvicorn
-from database.migration_runner import MigrationRunner
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +19,7 @@ from api.openapi import DESCRIPTION, install_openapi
 from api.problems import install_problem_handlers
 from api.v1 import router as v1_router
 from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from database.migration_runner import MigrationRunner
 from database.pool import Database
 from database.url import resolve_database_url
 

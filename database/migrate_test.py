@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import psycopg2
 import pytest
 
+from config.settings import PROJECT_ROOT
 from database.migrate import main
+from database.testing import with_database_name
 
 
 @pytest.fixture
@@ -118,13 +124,14 @@ def test_refused_migration_exits_1_with_the_reason(
 def test_unreachable_database_exits_1(
     empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", empty_database_url + "_does_not_exist")
+    absent = with_database_name(empty_database_url, "config_service_no_such_database")
+    monkeypatch.setenv("DATABASE_URL", absent)
 
     code, out, err = run(["status"], capsys)
 
     assert (code, out) == (1, "")
     assert err.startswith("database error: ")
-    assert "_does_not_exist" in err
+    assert '"config_service_no_such_database" does not exist' in err
 
 
 def test_invalid_setting_exits_2_and_names_it(
@@ -135,7 +142,26 @@ def test_invalid_setting_exits_2_and_names_it(
     code, out, err = run(["up"], capsys)
 
     assert (code, out) == (2, "")
-    assert err == (
-        "Invalid settings:\n"
-        "  DATABASE_POOL_MIN_SIZE: Input should be greater than or equal to 0 (got '-1')\n"
+    assert err.startswith("Invalid settings:\n  DATABASE_POOL_MIN_SIZE: ")
+    assert err.endswith(" (got '-1')\n")
+
+
+def test_runs_as_a_module(database_url: str) -> None:
+    """What `pipenv run migrate` runs: the module entry point and its exit code."""
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "database.migrate"]
+
+    first = subprocess.run(  # noqa: S603 -- a fixed command line
+        command, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, check=False
     )
+    failing = subprocess.run(  # noqa: S603 -- a fixed command line
+        [*command, "down", "0"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (first.returncode, first.stdout) == (0, "applied 001_initial\n")
+    assert failing.returncode == 2

@@ -180,16 +180,15 @@ class MigrationRunner:
                     f"({', '.join(f'{name}.down.sql' for name in without_down)}); "
                     "nothing was reverted"
                 )
-            for migration in to_revert:
-                down_path = migration.down_path
-                if down_path is not None:  # always, after the check above
-                    _run_in_transaction(
-                        connection,
-                        path=down_path,
-                        content=down_path.read_bytes(),
-                        history_sql=DELETE_HISTORY_SQL,
-                        history_parameters={"version": migration.version},
-                    )
+            reverts = [(m, m.down_path) for m in to_revert if m.down_path is not None]
+            for migration, down_path in reverts:
+                _run_in_transaction(
+                    connection,
+                    path=down_path,
+                    content=down_path.read_bytes(),
+                    history_sql=DELETE_HISTORY_SQL,
+                    history_parameters={"version": migration.version},
+                )
             return [migration.name for migration in to_revert]
 
     @contextmanager
@@ -327,7 +326,9 @@ def _run_in_transaction(
         connection.commit()
     except psycopg2.Error as error:
         connection.rollback()
-        raise MigrationError(f"{path.name} failed and was rolled back: {str(error).strip()}") from error
+        raise MigrationError(
+            f"{path.name} failed and was rolled back: {str(error).strip()}"
+        ) from error
 
 
 def _count(items: list[str], noun: str) -> str:

@@ -24,7 +24,7 @@ CREATE_STEPS = "CREATE TABLE steps (position serial PRIMARY KEY, note text NOT N
 
 
 def insert_step(note: str) -> str:
-    return f"INSERT INTO steps (note) VALUES ('{note}');"
+    return f"INSERT INTO steps (note) VALUES ('{note}');"  # noqa: S608 -- test migration text
 
 
 def write(directory: Path, name: str, content: str) -> Path:
@@ -243,11 +243,15 @@ def test_file_that_is_not_utf8_is_rejected(empty_database_url: str, tmp_path: Pa
 
 def test_failing_migration_rolls_back_only_itself(empty_database_url: str, tmp_path: Path) -> None:
     write(tmp_path, "001_a.sql", CREATE_STEPS)
-    write(tmp_path, "002_broken.sql", "CREATE TABLE half_done (id int);\nSELECT no_such_function();")
+    write(
+        tmp_path, "002_broken.sql", "CREATE TABLE half_done (id int);\nSELECT no_such_function();"
+    )
     write(tmp_path, "003_c.sql", insert_step("c"))
     runner = MigrationRunner(empty_database_url, tmp_path)
 
-    with pytest.raises(MigrationError, match=r"^002_broken\.sql failed and was rolled back: ") as error:
+    with pytest.raises(
+        MigrationError, match=r"^002_broken\.sql failed and was rolled back: "
+    ) as error:
         runner.up()
 
     assert "no_such_function" in str(error.value)
@@ -365,9 +369,7 @@ def test_down_reverts_n_migrations_newest_first(
     ]
 
 
-def test_down_with_nothing_applied_reverts_nothing(
-    empty_database_url: str, tmp_path: Path
-) -> None:
+def test_down_with_nothing_applied_reverts_nothing(empty_database_url: str, tmp_path: Path) -> None:
     write_reversible(tmp_path)
 
     assert MigrationRunner(empty_database_url, tmp_path).down(3) == []
@@ -377,13 +379,13 @@ def test_down_with_nothing_applied_reverts_nothing(
 def test_down_needs_at_least_one_step(
     empty_database_url: str, tmp_path: Path, steps_to_revert: int
 ) -> None:
-    with pytest.raises(MigrationError, match=rf"^steps must be at least 1 \(got {steps_to_revert}\)$"):
+    with pytest.raises(
+        MigrationError, match=rf"^steps must be at least 1 \(got {steps_to_revert}\)$"
+    ):
         MigrationRunner(empty_database_url, tmp_path).down(steps_to_revert)
 
 
-def test_down_without_a_down_file_reverts_nothing(
-    empty_database_url: str, tmp_path: Path
-) -> None:
+def test_down_without_a_down_file_reverts_nothing(empty_database_url: str, tmp_path: Path) -> None:
     write_reversible(tmp_path)
     (tmp_path / "002_b.down.sql").unlink()
     runner = MigrationRunner(empty_database_url, tmp_path)

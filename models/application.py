@@ -36,7 +36,9 @@ class ApplicationCreate(InputModel):
 class ApplicationUpdate(InputModel):
     """Fields left out stay as they are; `comments: null` clears the comments."""
 
-    name: Name = Field(
+    # The default None only marks "left out" (see model_fields_set); an explicit null fails
+    # validation as a non-string, and the JSON Schema says "string", not "string or null".
+    name: Name = Field(  # type: ignore[assignment]
         default=None, description="May be left out, not null.", examples=["billing-api"]
     )
     comments: Comments | None = Field(default=None, examples=[None])

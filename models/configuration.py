@@ -45,10 +45,12 @@ class ConfigurationCreate(InputModel):
 class ConfigurationUpdate(InputModel):
     """Fields left out stay as they are; `comments: null` clears; name and config can't be null."""
 
-    name: Name = Field(default=None, description="May be left out, not null.")
+    # The default None only marks "left out" (see model_fields_set); an explicit null fails
+    # validation, and the JSON Schema says "string"/"object", not "or null".
+    name: Name = Field(default=None, description="May be left out, not null.")  # type: ignore[assignment]
     comments: Comments | None = Field(default=None)
     config: JsonObject = Field(
-        default=None,
+        default=None,  # type: ignore[arg-type]
         description="Replaces the whole document. May be left out, not null.",
         examples=[_EXAMPLE_CONFIG],
     )

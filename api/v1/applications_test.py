@@ -41,7 +41,9 @@ def stored_application(database: Database, application_id: str) -> tuple[Any, ..
         return row
 
 
-def assert_problem(response: httpx.Response, status: int, rule: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, rule: str | None = None
+) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     problem: dict[str, Any] = response.json()
@@ -152,9 +154,7 @@ def test_malformed_json_is_400(client: httpx.Client) -> None:
     assert problem["detail"].startswith("the body is not valid JSON: ")
 
 
-@pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", None]
-)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_a_body_not_sent_as_json_is_415(client: httpx.Client, content_type: str | None) -> None:
     headers = {"content-type": content_type} if content_type else {}
     response = client.post("/api/v1/applications", content=b'{"name": "x"}', headers=headers)
@@ -287,9 +287,7 @@ def test_rename_to_a_taken_name_is_409(client: httpx.Client, database: Database)
 
 
 def test_update_of_an_unknown_application_is_404(client: httpx.Client) -> None:
-    response = client.put(
-        "/api/v1/applications/01JQ3V6KX8Q7M4Z2W9R5T1N0BC", json={"comments": "x"}
-    )
+    response = client.put("/api/v1/applications/01JQ3V6KX8Q7M4Z2W9R5T1N0BC", json={"comments": "x"})
     assert_problem(response, 404)
 
 
