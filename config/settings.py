@@ -34,7 +34,7 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / ".postgres",
         description="Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset.",
     )
-    database_pool_min_size: int = Field(default=2, ge=0, le=1000)
+    database_pool_min_size: int = Field(default=10, ge=0, le=1000)
     database_pool_max_size: int = Field(default=20, ge=1, le=1000)
     database_pool_timeout_seconds: float = Field(
         default=2.0,
