@@ -13,15 +13,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ExceptionHandler
 
+from config.logging_setup import current_request_id
 from database.errors import ConstraintConflict, DatabaseUnavailable, UnstorableValue
 from models.base import ApiModel
-from services.errors import Conflict, DomainError, FieldProblem, InvalidRequest, NotFound
+from services.errors import (
+    Conflict,
+    DomainError,
+    FieldProblem,
+    InvalidRequest,
+    NotFound,
+    PreconditionFailed,
+)
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def entity_tag(version: int) -> str:
+    """The strong ETag of a resource at `version` (see api/conditional.py)."""
+    return f'"{version}"'
+
+
 _PROBLEM_TYPE_PREFIX = "urn:config-service:problem:"
 
 
@@ -51,6 +67,16 @@ class Problem(ApiModel):
     errors: list[ProblemFieldError] | None = Field(
         default=None, description="Every broken rule, for validation problems."
     )
+    current_revision: int | None = Field(
+        default=None, description="With 412: the resource's current revision.", examples=[4]
+    )
+    current_etag: str | None = Field(
+        default=None, description="With 412: the resource's current ETag.", examples=['"4"']
+    )
+    request_id: str = Field(
+        description="The X-Request-ID of the request; quote it when reporting a problem.",
+        examples=["5f0c6a1e9b7d4c2fa3e8d1b6c4a79e20"],
+    )
 
 
 def problem_response(
@@ -62,6 +88,7 @@ def problem_response(
     title: str | None = None,
     errors: Sequence[ProblemFieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": _PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
@@ -69,9 +96,12 @@ def problem_response(
         "status": status,
         "detail": detail,
         "instance": request.url.path,
+        "request_id": current_request_id(),
     }
+    headers = {**(headers or {}), "X-Request-ID": body["request_id"]}
     if errors is not None:
         body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
+    body.update(extensions or {})
     # "replace" keeps a lone surrogate echoed from the input from breaking the response itself.
     content = json.dumps(body, ensure_ascii=False).encode("utf-8", errors="replace")
     return Response(content, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
@@ -154,6 +184,19 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         return problem_response(
             request, status=404, slug="not-found", title="Resource not found", detail=str(exc)
         )
+    if isinstance(exc, PreconditionFailed):
+        return problem_response(
+            request,
+            status=412,
+            slug="precondition-failed",
+            title="Precondition failed",
+            detail=str(exc),
+            headers={"ETag": entity_tag(exc.current_version)},
+            extensions={
+                "current_revision": exc.current_revision,
+                "current_etag": entity_tag(exc.current_version),
+            },
+        )
     if isinstance(exc, Conflict):
         return problem_response(
             request,
@@ -169,11 +212,23 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == HTTPStatus.NOT_FOUND and detail == "Not Found":
         detail = f"no route matches {request.method} {request.url.path[:200]}"
-    elif exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
-        allowed = (exc.headers or {}).get("Allow", "")
-        detail = f"{request.method} is not allowed here; allowed: {allowed}"
-    return problem_response(
-        request, status=exc.status_code, detail=detail, headers=dict(exc.headers or {})
+    headers = dict(exc.headers or {})
+    if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+        # Starlette's Allow names only the first route on the path; RFC 9110 wants them all.
+        headers["Allow"] = _allowed_methods(request)
+        detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}"
+    return problem_response(request, status=exc.status_code, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Each method some route fully matches on this path (the router asked, not its internals)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
     )
 
 
@@ -238,8 +293,10 @@ _DESCRIPTIONS = {
     404: "No such resource.",
     409: "The name is already taken.",
     413: "The body is larger than MAX_BODY_BYTES.",
-    415: "The body is not sent as application/json.",
+    412: "If-Match does not name the current ETag; the body gives the current revision.",
+    415: "The body is not sent with a supported Content-Type.",
     422: "The request breaks a rule; `errors` names each field and rule.",
+    428: "REQUIRE_IF_MATCH is on and the write has no If-Match header.",
     503: "The database is unreachable, slow or every connection is busy; retry later.",
 }
 
@@ -287,6 +344,24 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
         "status": 415,
         "detail": "send the body as application/json (got 'text/plain')",
         "instance": "/api/v1/applications",
+    },
+    412: {
+        "type": _PROBLEM_TYPE_PREFIX + "precondition-failed",
+        "title": "Precondition failed",
+        "status": 412,
+        "detail": "configuration 01JQ3V7B2D4F6H8K0M2P4R6T8V is at revision 4, which the "
+        "If-Match header does not name; fetch it again and retry with its ETag",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
+        "current_revision": 4,
+        "current_etag": '"4"',
+    },
+    428: {
+        "type": "about:blank",
+        "title": "Precondition Required",
+        "status": 428,
+        "detail": "this server requires If-Match on writes: GET the resource and send its "
+        "ETag in If-Match (or If-Match: * to overwrite whatever is there)",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
     },
     422: {
         "type": _PROBLEM_TYPE_PREFIX + "validation-error",

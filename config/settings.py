@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
+LogFormat = Literal["json", "text"]
 
 
 class Settings(BaseSettings):
@@ -45,11 +46,35 @@ class Settings(BaseSettings):
     database_connect_timeout_seconds: int = Field(default=5, ge=1, le=300)
     database_statement_timeout_ms: int = Field(default=5000, ge=1, le=3_600_000)
     database_lock_timeout_ms: int = Field(default=2000, ge=1, le=3_600_000)
+    database_keepalives_idle_seconds: int = Field(
+        default=10, ge=1, le=7200, description="Idle seconds before TCP keepalive probes start."
+    )
+    database_keepalives_interval_seconds: int = Field(default=5, ge=1, le=600)
+    database_keepalives_count: int = Field(default=3, ge=1, le=100)
+    database_tcp_user_timeout_ms: int = Field(
+        default=20_000,
+        ge=0,
+        le=3_600_000,
+        description="Drop the link when sent data stays unacknowledged this long (0: OS default).",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     max_json_depth: int = Field(default=32, ge=1, le=200)
+    require_if_match: bool = Field(
+        default=False,
+        description="Refuse writes (PUT, PATCH, DELETE, restore) without If-Match, with 428.",
+    )
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: LogLevel = "info"
+    log_format: LogFormat = Field(
+        default="json", description="json: one JSON object a line; text: for people (dev)."
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="On SIGTERM, how long in-flight requests may take before the process exits.",
+    )
 
     @model_validator(mode="after")
     def _pool_bounds_are_ordered(self) -> Settings:

@@ -23,6 +23,11 @@ class PoolExhausted(DatabaseUnavailable):
     """Every pooled connection stayed busy for the whole configured wait."""
 
 
+class TransactionConflict(DatabaseUnavailable):
+    """A serialization failure or deadlock (SQLSTATE 40001, 40P01): the whole unit of work can
+    be run again, which `Database.run_in_transaction` does a few times before giving up."""
+
+
 class ConstraintConflict(DatabaseError):
     """A write broke a uniqueness or reference rule that a service did not anticipate."""
 

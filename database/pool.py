@@ -7,21 +7,37 @@ makes a request wait a bounded time instead, and then fail with PoolExhausted (a
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 from psycopg2.pool import ThreadedConnectionPool
 
-from database.errors import ConstraintConflict, DatabaseUnavailable, PoolExhausted, UnstorableValue
+from database.errors import (
+    ConstraintConflict,
+    DatabaseUnavailable,
+    PoolExhausted,
+    TransactionConflict,
+    UnstorableValue,
+)
+from database.pool_events import (
+    IgnoringListener,
+    PoolListener,
+    PoolUsage,
+    classify_database_error,
+)
 
 logger = logging.getLogger(__name__)
 
 Connection = psycopg2.extensions.connection
+
+Result = TypeVar("Result")
 
 
 def session_options(*, statement_timeout_ms: int, lock_timeout_ms: int) -> str:
@@ -47,10 +63,21 @@ class Database:
         connect_timeout_seconds: int = 5,
         statement_timeout_ms: int = 5000,
         lock_timeout_ms: int = 2000,
+        keepalives_idle_seconds: int = 10,
+        keepalives_interval_seconds: int = 5,
+        keepalives_count: int = 3,
+        tcp_user_timeout_ms: int = 20000,
+        listener: PoolListener | None = None,
     ) -> None:
         self._wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(max_size)
         self._min_size = min_size
+        self.listener: PoolListener = listener or IgnoringListener()
+        self._state_lock = threading.Lock()
+        self._waiting = 0
+        # Bumped on every connection failure: a connection borrowed before the bump may be
+        # one of the dead ones, so it is closed when given back instead of pooled.
+        self._failure_generation = 0
         # minconn=0 so that creating the pool never connects: the service must start even
         # while the database is down. minconn is then raised to keep idle connections open.
         self._pool = ThreadedConnectionPool(
@@ -63,9 +90,10 @@ class Database:
                 statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms
             ),
             keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
+            keepalives_idle=keepalives_idle_seconds,
+            keepalives_interval=keepalives_interval_seconds,
+            keepalives_count=keepalives_count,
+            tcp_user_timeout=tcp_user_timeout_ms,
         )
         self._pool.minconn = min_size
 
@@ -84,25 +112,86 @@ class Database:
     def close(self) -> None:
         self._pool.closeall()
 
+    def usage(self) -> PoolUsage:
+        """How many connections are lent out and idle, and how many borrowers wait for one."""
+        with self._state_lock:
+            waiting = self._waiting
+        lock, lent_out, idle = _pool_internals(self._pool)
+        with lock:
+            return PoolUsage(in_use=len(lent_out), idle=len(idle), waiting=waiting)
+
+    def discard_idle(self) -> int:
+        """Close every idle connection; after a database restart they are all dead, and each
+        would otherwise fail one request before being noticed. Returns how many were closed."""
+        lock, _, pooled = _pool_internals(self._pool)
+        with lock:
+            idle = list(pooled)
+            pooled.clear()
+        for connection in idle:
+            connection.close()
+        return len(idle)
+
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """Borrow a connection; return it afterwards, discarding it if it broke."""
-        if not self._slots.acquire(timeout=self._wait_seconds):
-            raise PoolExhausted(
-                f"no database connection became free within {self._wait_seconds:g} seconds"
-            )
+        self._acquire_slot()
         try:
+            generation = self._failure_generation
             connection = self._checkout()
             broken = False
             try:
                 yield connection
             except psycopg2.Error as error:
                 broken = connection.closed != 0 or _is_connection_failure(error)
+                self.listener.database_error(classify_database_error(error))
+                if broken:
+                    self._connection_failed()
                 raise translate_database_error(error) from error
             finally:
-                self._pool.putconn(connection, close=broken or connection.closed != 0)
+                stale = generation != self._failure_generation
+                self._pool.putconn(connection, close=broken or stale or connection.closed != 0)
         finally:
             self._slots.release()
+
+    def run_in_transaction(
+        self, work: Callable[[Connection], Result], *, attempts: int = 3
+    ) -> Result:
+        """Run `work(connection)` in a transaction; run it again, up to `attempts` times in all,
+        when it fails with a serialization failure or deadlock (TransactionConflict). `work`
+        must do nothing but database work, since it may run more than once."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.transaction() as connection:
+                    return work(connection)
+            except TransactionConflict:
+                if attempt == attempts:
+                    raise
+                logger.info("transaction conflict, attempt %d of %d; retrying", attempt, attempts)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 (jitter, not crypto)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _acquire_slot(self) -> None:
+        started = time.monotonic()
+        with self._state_lock:
+            self._waiting += 1
+        try:
+            acquired = self._slots.acquire(timeout=self._wait_seconds)
+        finally:
+            with self._state_lock:
+                self._waiting -= 1
+            self.listener.connection_wait_finished(time.monotonic() - started)
+        if not acquired:
+            self.listener.database_error("pool_exhausted")
+            raise PoolExhausted(
+                f"no database connection became free within {self._wait_seconds:g} seconds"
+            )
+
+    def _connection_failed(self) -> None:
+        with self._state_lock:
+            self._failure_generation += 1
+        closed = self.discard_idle()
+        if closed:
+            logger.warning("a database connection failed; closed %d idle connections", closed)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -116,17 +205,26 @@ class Database:
                 raise
 
     def _checkout(self) -> Connection:
+        connection = self._getconn()
+        if connection.closed:
+            self._pool.putconn(connection, close=True)
+            connection = self._getconn()
+        return connection
+
+    def _getconn(self) -> Connection:
         try:
             connection: Connection = self._pool.getconn()
         except psycopg2.Error as error:
+            self.listener.database_error(classify_database_error(error))
             raise translate_database_error(error) from error
-        if connection.closed:
-            self._pool.putconn(connection, close=True)
-            try:
-                connection = self._pool.getconn()
-            except psycopg2.Error as error:
-                raise translate_database_error(error) from error
         return connection
+
+
+def _pool_internals(
+    pool: ThreadedConnectionPool,
+) -> tuple[threading.Lock, dict[Any, Connection], list[Connection]]:
+    """psycopg2 exposes no counts: its lock, its lent-out map and its idle list."""
+    return pool._lock, pool._used, pool._pool  # type: ignore[attr-defined]
 
 
 def _rollback_quietly(connection: Connection) -> None:
@@ -160,7 +258,7 @@ _TRANSLATIONS: list[tuple[type[psycopg2.Error], Callable[[], Exception]]] = [
     ),
     (
         psycopg2.extensions.TransactionRollbackError,
-        lambda: DatabaseUnavailable("the write collided with a concurrent one; try again"),
+        lambda: TransactionConflict("the write collided with a concurrent one; try again"),
     ),
     (
         psycopg2.OperationalError,

@@ -18,6 +18,7 @@ class Application(ApiModel):
     id: str = Field(examples=[EXAMPLE_APPLICATION_ID])
     name: str = Field(examples=["billing-service"])
     comments: str | None = Field(examples=["Owned by the payments team"])
+    revision: int = Field(description="Counts changes of name and comments, from 1.", examples=[1])
     created_at: datetime = Field(examples=[_EXAMPLE_TIME])
     updated_at: datetime = Field(examples=[_EXAMPLE_TIME])
 

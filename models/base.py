@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict
 class ApiModel(BaseModel):
     """Shapes the service returns."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
 
 
 class InputModel(BaseModel):

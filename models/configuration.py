@@ -1,4 +1,4 @@
-"""Configurations: named JSON documents owned by an application."""
+"""Configurations: named JSON documents owned by an application, with their history."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from models.fields import (
     EXAMPLE_APPLICATION_ID,
     EXAMPLE_CONFIGURATION_ID,
     ApplicationId,
+    ChangeMessage,
     Comments,
     Name,
 )
@@ -21,8 +22,18 @@ _EXAMPLE_CONFIG: dict[str, Any] = {
     "database": {"pool_size": 20, "timeout_seconds": 2.5},
     "features": {"new_checkout": True},
 }
+_EXAMPLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"database": {"type": "object", "required": ["pool_size"]}},
+}
 
 JsonObject = dict[str, Any]
+
+# `schema` shadows a BaseModel attribute, so the Python name is `json_schema`.
+_SCHEMA_DESCRIPTION = (
+    "A JSON Schema (2020-12) that `config` must satisfy, or null for none. Only local `$ref`s "
+    "(starting with #) are allowed."
+)
 
 
 class Configuration(ApiModel):
@@ -31,8 +42,31 @@ class Configuration(ApiModel):
     name: str = Field(examples=["production"])
     comments: str | None = Field(examples=["Values for the EU region"])
     config: JsonObject = Field(examples=[_EXAMPLE_CONFIG])
+    json_schema: JsonObject | None = Field(
+        alias="schema", description=_SCHEMA_DESCRIPTION, examples=[_EXAMPLE_SCHEMA]
+    )
+    revision: int = Field(
+        description="Counts changes of name, comments, config and schema, from 1.", examples=[3]
+    )
     created_at: datetime = Field(examples=[_EXAMPLE_TIME])
     updated_at: datetime = Field(examples=[_EXAMPLE_TIME])
+
+
+class ConfigurationRevision(ApiModel):
+    """One kept state of a configuration. Revisions are never changed or removed, except
+    together with their configuration."""
+
+    configuration_id: str = Field(examples=[EXAMPLE_CONFIGURATION_ID])
+    revision: int = Field(examples=[3])
+    name: str = Field(examples=["production"])
+    comments: str | None = Field(examples=["Values for the EU region"])
+    config: JsonObject = Field(examples=[_EXAMPLE_CONFIG])
+    json_schema: JsonObject | None = Field(alias="schema", examples=[None])
+    message: str | None = Field(examples=["Raise the pool size for the sale"])
+    restored_from: int | None = Field(
+        description="The revision this one restored, if it was made by a restore.", examples=[None]
+    )
+    created_at: datetime = Field(examples=[_EXAMPLE_TIME])
 
 
 class ConfigurationCreate(InputModel):
@@ -40,10 +74,15 @@ class ConfigurationCreate(InputModel):
     name: Name = Field(description="Unique within its application.", examples=["production"])
     comments: Comments | None = Field(default=None, examples=["Values for the EU region"])
     config: JsonObject = Field(description="Any JSON object.", examples=[_EXAMPLE_CONFIG])
+    json_schema: JsonObject | None = Field(
+        default=None, alias="schema", description=_SCHEMA_DESCRIPTION, examples=[_EXAMPLE_SCHEMA]
+    )
+    message: ChangeMessage | None = None
 
 
 class ConfigurationUpdate(InputModel):
-    """Fields left out stay as they are; `comments: null` clears; name and config can't be null."""
+    """Fields left out stay as they are; `comments: null` and `schema: null` clear; name and
+    config can't be null."""
 
     # The default None only marks "left out" (see model_fields_set); an explicit null fails
     # validation, and the JSON Schema says "string"/"object", not "or null".
@@ -53,4 +92,23 @@ class ConfigurationUpdate(InputModel):
         default=None,  # type: ignore[arg-type]
         description="Replaces the whole document. May be left out, not null.",
         examples=[_EXAMPLE_CONFIG],
+    )
+    json_schema: JsonObject | None = Field(
+        default=None, alias="schema", description=_SCHEMA_DESCRIPTION
+    )
+    message: ChangeMessage | None = None
+
+
+class ConfigurationState(InputModel):
+    """The editable part of a configuration, as a merge patch sees it."""
+
+    name: Name
+    comments: Comments | None
+    config: JsonObject
+    json_schema: JsonObject | None = Field(alias="schema")
+
+
+class RestoreRequest(InputModel):
+    message: ChangeMessage | None = Field(
+        default=None, description="Defaults to “restore of revision N”."
     )

@@ -39,8 +39,8 @@ def parse_resource_id(value: str) -> str:
     if not _ULID.fullmatch(value):
         raise PydanticCustomError(
             "ulid_format",
-            "must be a ULID: 26 Crockford base32 characters, the first 0-7 (got {value!r})",
-            {"value": _shorten(value)},
+            "must be a ULID: 26 Crockford base32 characters, the first 0-7 (got {value})",
+            {"value": repr(_shorten(value))},
         )
     return value.upper()
 
@@ -50,8 +50,8 @@ def _check_name(value: str) -> str:
     if not _NAME.fullmatch(value):
         raise PydanticCustomError(
             "name_format",
-            "must not start or end with white space nor contain control characters (got {value!r})",
-            {"value": _shorten(value)},
+            "must not start or end with white space nor contain control characters (got {value})",
+            {"value": repr(_shorten(value))},
         )
     return value
 
@@ -87,5 +87,16 @@ Name = Annotated[
 Comments = Annotated[
     str,
     Field(max_length=1024, json_schema_extra={"pattern": "^[^\\u0000]*$"}),
+    AfterValidator(_check_comments),
+]
+
+ChangeMessage = Annotated[
+    str,
+    Field(
+        max_length=1024,
+        description="Why this change was made; kept with the revision.",
+        examples=["Raise the pool size for the sale"],
+        json_schema_extra={"pattern": "^[^\\u0000]*$"},
+    ),
     AfterValidator(_check_comments),
 ]

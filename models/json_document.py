@@ -7,9 +7,9 @@ Each problem names its place with an RFC 6901 JSON Pointer.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 
 MAX_REPORTED_PROBLEMS = 20
 
@@ -39,7 +39,7 @@ def find_document_problems(document: object, *, max_depth: int) -> list[Document
     """Every place where `document` breaks a storage rule (at most MAX_REPORTED_PROBLEMS)."""
     problems: list[DocumentProblem] = []
     pending: list[tuple[object, str, int]] = [(document, "", 1)]
-    while pending and len(problems) < MAX_REPORTED_PROBLEMS:
+    while pending:
         value, pointer, depth = pending.pop()
         if isinstance(value, dict | list) and depth > max_depth:
             problems.append(
@@ -68,16 +68,29 @@ def find_document_problems(document: object, *, max_depth: int) -> list[Document
                     pointer, "number_out_of_range", "a number must be finite (got one too large)"
                 )
             )
-    return sorted(problems[:MAX_REPORTED_PROBLEMS], key=lambda problem: problem.pointer)
+    return sorted(problems, key=lambda problem: problem.pointer)[:MAX_REPORTED_PROBLEMS]
 
 
-def canonical_json(document: object) -> str:
-    """A JSON text that is equal for equal documents and differs for different ones.
+def canonical_value(document: object) -> object:
+    """A value that is equal for equal JSON documents and differs for different ones.
 
-    Python's == is not enough: it treats 1, 1.0 and true as the same value.
+    Python's == is not enough: it treats 1 and true as the same. Numbers compare by their exact
+    decimal value, as PostgreSQL's jsonb stores them (it keeps 1e20 as 100000000000000000000).
+    Callers bound the depth first.
     """
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(document, bool) or document is None or isinstance(document, str):
+        return (type(document).__name__, document)
+    if isinstance(document, int | float):
+        return ("number", Decimal(repr(document) if isinstance(document, float) else document))
+    if isinstance(document, dict):
+        return (
+            "object",
+            frozenset((key, canonical_value(value)) for key, value in document.items()),
+        )
+    if isinstance(document, list):
+        return ("array", tuple(canonical_value(item) for item in document))
+    raise TypeError(f"not a JSON value: {type(document).__name__}")
 
 
 def same_document(left: object, right: object) -> bool:
-    return canonical_json(left) == canonical_json(right)
+    return canonical_value(left) == canonical_value(right)

@@ -1,4 +1,8 @@
-"""SQL for applications. Rows in, models out; never commits."""
+"""SQL for applications. Rows in, models out; never commits.
+
+Writes are compare-and-set on `version` (the application's ETag): they change the row only if
+it is still the version the service read, and report otherwise by returning None / False.
+"""
 
 from __future__ import annotations
 
@@ -9,30 +13,24 @@ from psycopg2.extras import RealDictCursor
 
 from database.pool import Connection
 from models.application import Application
+from models.versioned import Versioned
 from repositories.errors import DuplicateKey
 
 INSERT_APPLICATION = """
     INSERT INTO applications (id, name, comments)
     VALUES (%(id)s, %(name)s, %(comments)s)
     ON CONFLICT (name) DO NOTHING
-    RETURNING id, name, comments, created_at, updated_at
+    RETURNING id, name, comments, revision, version, created_at, updated_at
 """
 
 SELECT_APPLICATION = """
-    SELECT id, name, comments, created_at, updated_at
+    SELECT id, name, comments, revision, version, created_at, updated_at
     FROM applications
     WHERE id = %(id)s
-"""
-
-SELECT_APPLICATION_FOR_UPDATE = """
-    SELECT id, name, comments, created_at, updated_at
-    FROM applications
-    WHERE id = %(id)s
-    FOR UPDATE
 """
 
 SELECT_APPLICATIONS_PAGE = """
-    SELECT id, name, comments, created_at, updated_at
+    SELECT id, name, comments, revision, version, created_at, updated_at
     FROM applications
     WHERE (%(after)s::text IS NULL OR id > %(after)s)
       AND (%(name)s::text IS NULL OR name = %(name)s)
@@ -40,16 +38,27 @@ SELECT_APPLICATIONS_PAGE = """
     LIMIT %(limit)s
 """
 
-UPDATE_APPLICATION = """
+UPDATE_APPLICATION_IF_VERSION = """
     UPDATE applications
-    SET name = %(name)s, comments = %(comments)s, updated_at = now()
-    WHERE id = %(id)s
-    RETURNING id, name, comments, created_at, updated_at
+    SET name = %(name)s,
+        comments = %(comments)s,
+        revision = revision + 1,
+        version = version + 1,
+        updated_at = now()
+    WHERE id = %(id)s AND version = %(expected_version)s
+    RETURNING id, name, comments, revision, version, created_at, updated_at
 """
 
-DELETE_APPLICATION = """
-    DELETE FROM applications
+BUMP_APPLICATION_VERSION = """
+    UPDATE applications
+    SET version = version + 1
     WHERE id = %(id)s
+    RETURNING id
+"""
+
+DELETE_APPLICATION_IF_VERSION = """
+    DELETE FROM applications
+    WHERE id = %(id)s AND version = %(expected_version)s
 """
 
 SELECT_CONFIGURATION_IDS = """
@@ -60,51 +69,71 @@ SELECT_CONFIGURATION_IDS = """
 """
 
 
-def application_from_row(row: dict[str, Any]) -> Application:
-    return Application(
+def application_from_row(row: dict[str, Any]) -> Versioned[Application]:
+    application = Application(
         id=row["id"],
         name=row["name"],
         comments=row["comments"],
+        revision=row["revision"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+    return Versioned(application, version=row["version"])
 
 
 class ApplicationRepository:
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
 
-    def add(self, *, application_id: str, name: str, comments: str | None) -> Application | None:
+    def add(
+        self, *, application_id: str, name: str, comments: str | None
+    ) -> Versioned[Application] | None:
         """Insert; None when the name is taken (also when a concurrent insert took it)."""
         row = self._fetch_one(
             INSERT_APPLICATION, {"id": application_id, "name": name, "comments": comments}
         )
         return None if row is None else application_from_row(row)
 
-    def get(self, *, application_id: str, for_update: bool = False) -> Application | None:
-        query = SELECT_APPLICATION_FOR_UPDATE if for_update else SELECT_APPLICATION
-        row = self._fetch_one(query, {"id": application_id})
+    def get(self, *, application_id: str) -> Versioned[Application] | None:
+        row = self._fetch_one(SELECT_APPLICATION, {"id": application_id})
         return None if row is None else application_from_row(row)
 
-    def list_page(self, *, after: str | None, limit: int, name: str | None) -> list[Application]:
+    def list_page(
+        self, *, after: str | None, limit: int, name: str | None
+    ) -> list[Versioned[Application]]:
         with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
             cursor.execute(SELECT_APPLICATIONS_PAGE, {"after": after, "limit": limit, "name": name})
             return [application_from_row(row) for row in cursor.fetchall()]
 
-    def update(self, *, application_id: str, name: str, comments: str | None) -> Application:
+    def update_if_version(
+        self, *, application_id: str, expected_version: int, name: str, comments: str | None
+    ) -> Versioned[Application] | None:
+        """Change name and comments if the row is still at `expected_version`; else None."""
+        parameters = {
+            "id": application_id,
+            "expected_version": expected_version,
+            "name": name,
+            "comments": comments,
+        }
         try:
-            row = self._fetch_one(
-                UPDATE_APPLICATION, {"id": application_id, "name": name, "comments": comments}
-            )
+            row = self._fetch_one(UPDATE_APPLICATION_IF_VERSION, parameters)
         except psycopg2.errors.UniqueViolation as error:
             raise DuplicateKey(error.diag.constraint_name or "") from error
-        if row is None:
-            raise LookupError(f"application {application_id} vanished while locked")
-        return application_from_row(row)
+        return None if row is None else application_from_row(row)
 
-    def delete(self, *, application_id: str) -> bool:
+    def bump_version(self, *, application_id: str) -> bool:
+        """Mark the application's representation as changed (its configuration list did).
+
+        Also locks the row until the transaction ends. False when there is no such application.
+        """
+        return self._fetch_one(BUMP_APPLICATION_VERSION, {"id": application_id}) is not None
+
+    def delete_if_version(self, *, application_id: str, expected_version: int) -> bool:
         with self._connection.cursor() as cursor:
-            cursor.execute(DELETE_APPLICATION, {"id": application_id})
+            cursor.execute(
+                DELETE_APPLICATION_IF_VERSION,
+                {"id": application_id, "expected_version": expected_version},
+            )
             return bool(cursor.rowcount == 1)
 
     def configuration_ids(self, *, application_id: str) -> list[str]:

@@ -1,4 +1,9 @@
-"""SQL for configurations. Rows in, models out; never commits."""
+"""SQL for configurations and their revisions. Rows in, models out; never commits.
+
+Every write of a configuration and the revision that records it are one SQL statement (a
+data-modifying WITH), and updates are compare-and-set on `revision`: they change the row only
+if it is still the revision the service read, and return None otherwise.
+"""
 
 from __future__ import annotations
 
@@ -8,31 +13,34 @@ import psycopg2.errors
 from psycopg2.extras import Json, RealDictCursor
 
 from database.pool import Connection
-from models.configuration import Configuration, JsonObject
+from models.configuration import Configuration, ConfigurationRevision, JsonObject
 from repositories.errors import DuplicateKey, MissingReference
 
 INSERT_CONFIGURATION = """
-    INSERT INTO configurations (id, application_id, name, comments, config)
-    VALUES (%(id)s, %(application_id)s, %(name)s, %(comments)s, %(config)s)
-    ON CONFLICT (application_id, name) DO NOTHING
-    RETURNING id, application_id, name, comments, config, created_at, updated_at
+    WITH created AS (
+        INSERT INTO configurations (id, application_id, name, comments, config, schema)
+        VALUES (%(id)s, %(application_id)s, %(name)s, %(comments)s, %(config)s, %(schema)s)
+        ON CONFLICT (application_id, name) DO NOTHING
+        RETURNING id, application_id, name, comments, config, schema, revision,
+                  created_at, updated_at
+    ), history AS (
+        INSERT INTO configuration_revisions
+            (configuration_id, revision, name, comments, config, schema, message, created_at)
+        SELECT id, revision, name, comments, config, schema, %(message)s, updated_at
+        FROM created
+    )
+    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    FROM created
 """
 
 SELECT_CONFIGURATION = """
-    SELECT id, application_id, name, comments, config, created_at, updated_at
+    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
     FROM configurations
     WHERE id = %(id)s
-"""
-
-SELECT_CONFIGURATION_FOR_UPDATE = """
-    SELECT id, application_id, name, comments, config, created_at, updated_at
-    FROM configurations
-    WHERE id = %(id)s
-    FOR UPDATE
 """
 
 SELECT_CONFIGURATIONS_PAGE = """
-    SELECT id, application_id, name, comments, config, created_at, updated_at
+    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
     FROM configurations
     WHERE application_id = %(application_id)s
       AND (%(after)s::text IS NULL OR id > %(after)s)
@@ -40,16 +48,50 @@ SELECT_CONFIGURATIONS_PAGE = """
     LIMIT %(limit)s
 """
 
-UPDATE_CONFIGURATION = """
-    UPDATE configurations
-    SET name = %(name)s, comments = %(comments)s, config = %(config)s, updated_at = now()
-    WHERE id = %(id)s
-    RETURNING id, application_id, name, comments, config, created_at, updated_at
+UPDATE_CONFIGURATION_IF_REVISION = """
+    WITH updated AS (
+        UPDATE configurations
+        SET name = %(name)s,
+            comments = %(comments)s,
+            config = %(config)s,
+            schema = %(schema)s,
+            revision = revision + 1,
+            updated_at = now()
+        WHERE id = %(id)s AND revision = %(expected_revision)s
+        RETURNING id, application_id, name, comments, config, schema, revision,
+                  created_at, updated_at
+    ), history AS (
+        INSERT INTO configuration_revisions
+            (configuration_id, revision, name, comments, config, schema, message,
+             restored_from, created_at)
+        SELECT id, revision, name, comments, config, schema, %(message)s,
+               %(restored_from)s, updated_at
+        FROM updated
+    )
+    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    FROM updated
 """
 
-DELETE_CONFIGURATION = """
+DELETE_CONFIGURATION_IF_REVISION = """
     DELETE FROM configurations
-    WHERE id = %(id)s
+    WHERE id = %(id)s AND revision = %(expected_revision)s
+"""
+
+SELECT_REVISIONS_PAGE = """
+    SELECT configuration_id, revision, name, comments, config, schema, message, restored_from,
+           created_at
+    FROM configuration_revisions
+    WHERE configuration_id = %(configuration_id)s
+      AND (%(before)s::integer IS NULL OR revision < %(before)s)
+    ORDER BY revision DESC
+    LIMIT %(limit)s
+"""
+
+SELECT_REVISION = """
+    SELECT configuration_id, revision, name, comments, config, schema, message, restored_from,
+           created_at
+    FROM configuration_revisions
+    WHERE configuration_id = %(configuration_id)s AND revision = %(revision)s
 """
 
 
@@ -60,9 +102,29 @@ def configuration_from_row(row: dict[str, Any]) -> Configuration:
         name=row["name"],
         comments=row["comments"],
         config=row["config"],
+        schema=row["schema"],
+        revision=row["revision"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def revision_from_row(row: dict[str, Any]) -> ConfigurationRevision:
+    return ConfigurationRevision(
+        configuration_id=row["configuration_id"],
+        revision=row["revision"],
+        name=row["name"],
+        comments=row["comments"],
+        config=row["config"],
+        schema=row["schema"],
+        message=row["message"],
+        restored_from=row["restored_from"],
+        created_at=row["created_at"],
+    )
+
+
+def _json_or_null(document: JsonObject | None) -> Json | None:
+    return None if document is None else Json(document)
 
 
 class ConfigurationRepository:
@@ -77,8 +139,10 @@ class ConfigurationRepository:
         name: str,
         comments: str | None,
         config: JsonObject,
+        schema: JsonObject | None = None,
+        message: str | None = None,
     ) -> Configuration | None:
-        """Insert; None when the name is taken within the application.
+        """Insert it with its revision 1; None when the name is taken within the application.
 
         Raises MissingReference when the application does not exist (or was just deleted).
         """
@@ -88,6 +152,8 @@ class ConfigurationRepository:
             "name": name,
             "comments": comments,
             "config": Json(config),
+            "schema": _json_or_null(schema),
+            "message": message,
         }
         try:
             row = self._fetch_one(INSERT_CONFIGURATION, parameters)
@@ -95,9 +161,8 @@ class ConfigurationRepository:
             raise MissingReference(error.diag.constraint_name or "") from error
         return None if row is None else configuration_from_row(row)
 
-    def get(self, *, configuration_id: str, for_update: bool = False) -> Configuration | None:
-        query = SELECT_CONFIGURATION_FOR_UPDATE if for_update else SELECT_CONFIGURATION
-        row = self._fetch_one(query, {"id": configuration_id})
+    def get(self, *, configuration_id: str) -> Configuration | None:
+        row = self._fetch_one(SELECT_CONFIGURATION, {"id": configuration_id})
         return None if row is None else configuration_from_row(row)
 
     def list_page(
@@ -108,27 +173,57 @@ class ConfigurationRepository:
             cursor.execute(SELECT_CONFIGURATIONS_PAGE, parameters)
             return [configuration_from_row(row) for row in cursor.fetchall()]
 
-    def update(
-        self, *, configuration_id: str, name: str, comments: str | None, config: JsonObject
-    ) -> Configuration:
+    def update_if_revision(
+        self,
+        *,
+        configuration_id: str,
+        expected_revision: int,
+        name: str,
+        comments: str | None,
+        config: JsonObject,
+        schema: JsonObject | None = None,
+        message: str | None = None,
+        restored_from: int | None = None,
+    ) -> Configuration | None:
+        """Write the next revision if the row is still at `expected_revision`; else None."""
         parameters = {
             "id": configuration_id,
+            "expected_revision": expected_revision,
             "name": name,
             "comments": comments,
             "config": Json(config),
+            "schema": _json_or_null(schema),
+            "message": message,
+            "restored_from": restored_from,
         }
         try:
-            row = self._fetch_one(UPDATE_CONFIGURATION, parameters)
+            row = self._fetch_one(UPDATE_CONFIGURATION_IF_REVISION, parameters)
         except psycopg2.errors.UniqueViolation as error:
             raise DuplicateKey(error.diag.constraint_name or "") from error
-        if row is None:
-            raise LookupError(f"configuration {configuration_id} vanished while locked")
-        return configuration_from_row(row)
+        return None if row is None else configuration_from_row(row)
 
-    def delete(self, *, configuration_id: str) -> bool:
+    def delete_if_revision(self, *, configuration_id: str, expected_revision: int) -> bool:
         with self._connection.cursor() as cursor:
-            cursor.execute(DELETE_CONFIGURATION, {"id": configuration_id})
+            cursor.execute(
+                DELETE_CONFIGURATION_IF_REVISION,
+                {"id": configuration_id, "expected_revision": expected_revision},
+            )
             return bool(cursor.rowcount == 1)
+
+    def list_revisions(
+        self, *, configuration_id: str, before: int | None, limit: int
+    ) -> list[ConfigurationRevision]:
+        """Newest first; `before` is the revision number to continue below."""
+        parameters = {"configuration_id": configuration_id, "before": before, "limit": limit}
+        with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
+            cursor.execute(SELECT_REVISIONS_PAGE, parameters)
+            return [revision_from_row(row) for row in cursor.fetchall()]
+
+    def get_revision(self, *, configuration_id: str, revision: int) -> ConfigurationRevision | None:
+        row = self._fetch_one(
+            SELECT_REVISION, {"configuration_id": configuration_id, "revision": revision}
+        )
+        return None if row is None else revision_from_row(row)
 
     def _fetch_one(self, query: str, parameters: dict[str, Any]) -> dict[str, Any] | None:
         with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:

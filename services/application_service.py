@@ -5,21 +5,47 @@ from __future__ import annotations
 from database.pool import Database
 from models.application import Application, ApplicationCreate, ApplicationDetail, ApplicationUpdate
 from models.page import Page
+from models.versioned import Precondition, Versioned
 from repositories.application_repository import ApplicationRepository
 from repositories.errors import DuplicateKey
-from services.errors import ApplicationNameTaken, ApplicationNotFound
+from services.errors import (
+    ApplicationNameTaken,
+    ApplicationNotFound,
+    ConcurrentModification,
+    PreconditionFailed,
+)
 from services.ids import new_id
 
+# A write without If-Match retries this often when other writers keep winning the race.
+MAX_WRITE_ATTEMPTS = 5
 
-def _detail(application: Application, configuration_ids: list[str]) -> ApplicationDetail:
-    return ApplicationDetail(**application.model_dump(), configuration_ids=configuration_ids)
+
+def _detail(
+    application: Versioned[Application], configuration_ids: list[str]
+) -> Versioned[ApplicationDetail]:
+    detail = ApplicationDetail(
+        **application.value.model_dump(), configuration_ids=configuration_ids
+    )
+    return Versioned(detail, version=application.version)
+
+
+def check_precondition(
+    precondition: Precondition | None, current: Versioned[Application], application_id: str
+) -> None:
+    if precondition is not None and not precondition.allows(current.version):
+        raise PreconditionFailed(
+            resource="application",
+            resource_id=application_id,
+            current_version=current.version,
+            current_revision=current.value.revision,
+        )
 
 
 class ApplicationService:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    def create(self, *, data: ApplicationCreate) -> ApplicationDetail:
+    def create(self, *, data: ApplicationCreate) -> Versioned[ApplicationDetail]:
         with self._database.transaction() as connection:
             created = ApplicationRepository(connection).add(
                 application_id=new_id(), name=data.name, comments=data.comments
@@ -28,7 +54,7 @@ class ApplicationService:
             raise ApplicationNameTaken(data.name)
         return _detail(created, [])
 
-    def get(self, *, application_id: str) -> ApplicationDetail:
+    def get(self, *, application_id: str) -> Versioned[ApplicationDetail]:
         with self._database.transaction() as connection:
             repository = ApplicationRepository(connection)
             application = repository.get(application_id=application_id)
@@ -41,29 +67,55 @@ class ApplicationService:
             rows = ApplicationRepository(connection).list_page(
                 after=after, limit=limit + 1, name=name
             )
-        return Page.from_rows(rows, limit=limit)
+        return Page.from_rows(
+            [row.value for row in rows], limit=limit, cursor=lambda application: application.id
+        )
 
-    def update(self, *, application_id: str, changes: ApplicationUpdate) -> ApplicationDetail:
-        with self._database.transaction() as connection:
-            repository = ApplicationRepository(connection)
-            current = repository.get(application_id=application_id, for_update=True)
-            if current is None:
-                raise ApplicationNotFound(application_id)
-            name = changes.name if "name" in changes.model_fields_set else current.name
-            comments = (
-                changes.comments if "comments" in changes.model_fields_set else current.comments
-            )
-            updated = current
-            if (name, comments) != (current.name, current.comments):
-                try:
-                    updated = repository.update(
-                        application_id=application_id, name=name, comments=comments
-                    )
-                except DuplicateKey as error:
-                    raise ApplicationNameTaken(name) from error
-            return _detail(updated, repository.configuration_ids(application_id=application_id))
+    def update(
+        self,
+        *,
+        application_id: str,
+        changes: ApplicationUpdate,
+        precondition: Precondition | None = None,
+    ) -> Versioned[ApplicationDetail]:
+        """Compare-and-set on the version read: a concurrent change makes the write retry
+        (without If-Match) or fail with PreconditionFailed (with one)."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            with self._database.transaction() as connection:
+                repository = ApplicationRepository(connection)
+                current = repository.get(application_id=application_id)
+                if current is None:
+                    raise ApplicationNotFound(application_id)
+                check_precondition(precondition, current, application_id)
+                provided = changes.model_fields_set
+                name = changes.name if "name" in provided else current.value.name
+                comments = changes.comments if "comments" in provided else current.value.comments
+                written: Versioned[Application] | None = current
+                if (name, comments) != (current.value.name, current.value.comments):
+                    try:
+                        written = repository.update_if_version(
+                            application_id=application_id,
+                            expected_version=current.version,
+                            name=name,
+                            comments=comments,
+                        )
+                    except DuplicateKey as error:
+                        raise ApplicationNameTaken(name) from error
+                if written is not None:
+                    ids = repository.configuration_ids(application_id=application_id)
+                    return _detail(written, ids)
+        raise ConcurrentModification(resource="application", resource_id=application_id)
 
-    def delete(self, *, application_id: str) -> None:
-        with self._database.transaction() as connection:
-            if not ApplicationRepository(connection).delete(application_id=application_id):
-                raise ApplicationNotFound(application_id)
+    def delete(self, *, application_id: str, precondition: Precondition | None = None) -> None:
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            with self._database.transaction() as connection:
+                repository = ApplicationRepository(connection)
+                current = repository.get(application_id=application_id)
+                if current is None:
+                    raise ApplicationNotFound(application_id)
+                check_precondition(precondition, current, application_id)
+                if repository.delete_if_version(
+                    application_id=application_id, expected_version=current.version
+                ):
+                    return
+        raise ConcurrentModification(resource="application", resource_id=application_id)

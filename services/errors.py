@@ -60,3 +60,36 @@ class InvalidRequest(DomainError):
         summary = "; ".join(f"{problem.field}: {problem.message}" for problem in problems[:3])
         super().__init__(summary)
         self.problems = problems
+
+
+class RevisionNotFound(NotFound):
+    resource = "revision"
+
+    def __init__(self, *, configuration_id: str, revision: int) -> None:
+        DomainError.__init__(self, f"configuration {configuration_id} has no revision {revision}")
+        self.resource_id = configuration_id
+        self.revision = revision
+
+
+class ConcurrentModification(Conflict):
+    """Other writers kept changing the resource while this write retried (no If-Match given)."""
+
+    def __init__(self, *, resource: str, resource_id: str) -> None:
+        super().__init__(
+            f"{resource} {resource_id} was changed by other requests while this one was "
+            "applied; retry (with If-Match to base it on a state you have seen)"
+        )
+
+
+class PreconditionFailed(DomainError):
+    """The If-Match of the request names a version that is no longer current."""
+
+    def __init__(
+        self, *, resource: str, resource_id: str, current_version: int, current_revision: int
+    ) -> None:
+        super().__init__(
+            f"{resource} {resource_id} is at revision {current_revision}, which the If-Match "
+            "header does not name; fetch it again and retry with its ETag"
+        )
+        self.current_version = current_version
+        self.current_revision = current_revision

@@ -6,6 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from api.conditional import (
+    ETAG_HEADER_DOC,
+    IfNoneMatch,
+    PreconditionDep,
+    tagged,
+    tagged_or_not_modified,
+)
 from api.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
@@ -26,6 +33,12 @@ ApplicationIdPath = Annotated[
 LOCATION_HEADER_DOC: dict[str, Any] = {
     "Location": {"description": "Path of the new resource.", "schema": {"type": "string"}}
 }
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {
+        "description": "Not modified: If-None-Match named the current ETag.",
+        "headers": ETAG_HEADER_DOC,
+    }
+}
 
 
 @router.post(
@@ -34,7 +47,7 @@ LOCATION_HEADER_DOC: dict[str, Any] = {
     summary="Create an application",
     dependencies=[JsonBody],
     responses={
-        201: {"description": "Created.", "headers": LOCATION_HEADER_DOC},
+        201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC}},
         **problem_responses(400, 409, 413, 415, 422, 503),
     },
 )
@@ -46,9 +59,10 @@ def create_application(
 ) -> ApplicationDetail:
     application = service.create(data=body)
     response.headers["Location"] = request.url_for(
-        "get_application", application_id=application.id
+        "get_application", application_id=application.value.id
     ).path
-    return application
+    detail: ApplicationDetail = tagged(response, application)
+    return detail
 
 
 @router.get(
@@ -73,35 +87,57 @@ def list_applications(
 @router.get(
     "/{application_id}",
     summary="Get an application with its configuration ids",
-    responses=problem_responses(404, 422, 503),
+    response_model=ApplicationDetail,
+    responses={
+        200: {"headers": ETAG_HEADER_DOC},
+        **NOT_MODIFIED,
+        **problem_responses(404, 422, 503),
+    },
 )
 def get_application(
-    application_id: ApplicationIdPath, service: ApplicationServiceDep
-) -> ApplicationDetail:
-    return service.get(application_id=application_id)
+    application_id: ApplicationIdPath,
+    service: ApplicationServiceDep,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> Any:
+    return tagged_or_not_modified(
+        response, service.get(application_id=application_id), if_none_match
+    )
 
 
 @router.put(
     "/{application_id}",
     summary="Update an application",
-    description="Fields left out stay unchanged; `comments: null` clears the comments.",
+    description="Fields left out stay unchanged; `comments: null` clears the comments. "
+    "Send the ETag in If-Match to make sure nobody changed it since you read it.",
     dependencies=[JsonBody],
-    responses=problem_responses(400, 404, 409, 413, 415, 422, 503),
+    responses={
+        200: {"headers": ETAG_HEADER_DOC},
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
+    },
 )
 def update_application(
-    application_id: ApplicationIdPath, body: ApplicationUpdate, service: ApplicationServiceDep
+    application_id: ApplicationIdPath,
+    body: ApplicationUpdate,
+    service: ApplicationServiceDep,
+    precondition: PreconditionDep,
+    response: Response,
 ) -> ApplicationDetail:
-    return service.update(application_id=application_id, changes=body)
+    updated = service.update(application_id=application_id, changes=body, precondition=precondition)
+    detail: ApplicationDetail = tagged(response, updated)
+    return detail
 
 
 @router.delete(
     "/{application_id}",
     status_code=204,
     summary="Delete an application and all its configurations",
-    responses=problem_responses(404, 422, 503),
+    responses=problem_responses(404, 412, 422, 428, 503),
 )
-def delete_application(application_id: ApplicationIdPath, service: ApplicationServiceDep) -> None:
-    service.delete(application_id=application_id)
+def delete_application(
+    application_id: ApplicationIdPath, service: ApplicationServiceDep, precondition: PreconditionDep
+) -> None:
+    service.delete(application_id=application_id, precondition=precondition)
 
 
 @router.get(

@@ -336,7 +336,9 @@ def test_list_without_more_items_has_no_link(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert [item["id"] for item in response.json()] == [application["id"]]
     assert "link" not in response.headers
-    assert set(response.json()[0]) == {"id", "name", "comments", "created_at", "updated_at"}
+    assert set(response.json()[0]) == {
+        "id", "name", "comments", "revision", "created_at", "updated_at"
+    }
 
 
 def test_list_filter_by_unknown_name_is_empty(client: httpx.Client) -> None:

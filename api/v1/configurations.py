@@ -1,22 +1,60 @@
-"""Routes for /api/v1/configurations."""
+"""Routes for /api/v1/configurations: the documents, their history, diffs and restores."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from api.conditional import (
+    ETAG_HEADER_DOC,
+    IfNoneMatch,
+    PreconditionDep,
+    tagged,
+    tagged_or_not_modified,
+)
 from api.dependencies import ConfigurationServiceDep, JsonBody
+from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
-from api.v1.applications import LOCATION_HEADER_DOC
-from models.configuration import Configuration, ConfigurationCreate, ConfigurationUpdate
+from api.v1.applications import LOCATION_HEADER_DOC, NOT_MODIFIED
+from models.configuration import (
+    Configuration,
+    ConfigurationCreate,
+    ConfigurationRevision,
+    ConfigurationUpdate,
+    RestoreRequest,
+)
 from models.fields import ConfigurationId
+from models.versioned import Versioned
 
 router = APIRouter(prefix="/configurations", tags=["configurations"])
+
+MERGE_PATCH_MEDIA_TYPE = "application/merge-patch+json"
+JSON_PATCH_MEDIA_TYPE = "application/json-patch+json"
+MAX_REVISION = 2**31 - 1
 
 ConfigurationIdPath = Annotated[
     ConfigurationId, Path(description="The configuration's id (a ULID, either case).")
 ]
+RevisionPath = Annotated[
+    int, Path(ge=1, le=MAX_REVISION, description="A revision number (1 is the first).")
+]
+
+
+def _versioned(configuration: Configuration) -> Versioned[Configuration]:
+    return Versioned(configuration, version=configuration.revision)
+
+
+def require_merge_patch(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != MERGE_PATCH_MEDIA_TYPE:
+        raise HTTPException(
+            415,
+            detail=f"send the patch as {MERGE_PATCH_MEDIA_TYPE} (RFC 7396); "
+            f"got {media_type or 'no Content-Type header'!r}",
+        )
 
 
 @router.post(
@@ -24,10 +62,10 @@ ConfigurationIdPath = Annotated[
     status_code=201,
     summary="Create a configuration",
     description="`application_id` in the body names the owning application; an unknown one "
-    "is a 422.",
+    "is a 422. With a `schema`, `config` must satisfy it. This is revision 1.",
     dependencies=[JsonBody],
     responses={
-        201: {"description": "Created.", "headers": LOCATION_HEADER_DOC},
+        201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC}},
         **problem_responses(400, 409, 413, 415, 422, 503),
     },
 )
@@ -41,43 +79,211 @@ def create_configuration(
     response.headers["Location"] = request.url_for(
         "get_configuration", configuration_id=configuration.id
     ).path
-    return configuration
+    created: Configuration = tagged(response, _versioned(configuration))
+    return created
 
 
 @router.get(
     "/{configuration_id}",
     summary="Get a configuration",
-    responses=problem_responses(404, 422, 503),
+    response_model=Configuration,
+    responses={
+        200: {"headers": ETAG_HEADER_DOC},
+        **NOT_MODIFIED,
+        **problem_responses(404, 422, 503),
+    },
 )
 def get_configuration(
-    configuration_id: ConfigurationIdPath, service: ConfigurationServiceDep
-) -> Configuration:
-    return service.get(configuration_id=configuration_id)
+    configuration_id: ConfigurationIdPath,
+    service: ConfigurationServiceDep,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> Any:
+    configuration = service.get(configuration_id=configuration_id)
+    return tagged_or_not_modified(response, _versioned(configuration), if_none_match)
 
 
 @router.put(
     "/{configuration_id}",
     summary="Update a configuration",
-    description="Fields left out stay unchanged; `comments: null` clears the comments; "
-    "`name` and `config` may be left out but not null. `config` replaces the whole document.",
+    description="Fields left out stay unchanged; `comments: null` and `schema: null` clear; "
+    "`name` and `config` may be left out but not null; `config` replaces the whole document. "
+    "A change makes the next revision (`message` is kept with it); no change, no revision.",
     dependencies=[JsonBody],
-    responses=problem_responses(400, 404, 409, 413, 415, 422, 503),
+    responses={
+        200: {"headers": ETAG_HEADER_DOC},
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
+    },
 )
 def update_configuration(
     configuration_id: ConfigurationIdPath,
     body: ConfigurationUpdate,
     service: ConfigurationServiceDep,
+    precondition: PreconditionDep,
+    response: Response,
 ) -> Configuration:
-    return service.update(configuration_id=configuration_id, changes=body)
+    updated = service.update(
+        configuration_id=configuration_id, changes=body, precondition=precondition
+    )
+    written: Configuration = tagged(response, _versioned(updated))
+    return written
+
+
+@router.patch(
+    "/{configuration_id}",
+    summary="Change a configuration with a JSON merge patch",
+    description="An RFC 7396 merge patch (`Content-Type: application/merge-patch+json`) of "
+    "`{name, comments, config, schema}`: members merge, `null` removes. A top-level `message` "
+    "is not patched but kept with the revision.",
+    dependencies=[Depends(require_merge_patch)],
+    responses={
+        200: {"headers": ETAG_HEADER_DOC},
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
+    },
+)
+def patch_configuration(
+    configuration_id: ConfigurationIdPath,
+    patch: Annotated[
+        Any,
+        Body(
+            media_type=MERGE_PATCH_MEDIA_TYPE,
+            openapi_examples={
+                "change one value": {
+                    "value": {"config": {"database": {"pool_size": 40}}, "message": "more"}
+                },
+                "remove a key and the schema": {
+                    "value": {"config": {"features": None}, "schema": None}
+                },
+            },
+        ),
+    ],
+    service: ConfigurationServiceDep,
+    precondition: PreconditionDep,
+    response: Response,
+) -> Configuration:
+    patched = service.merge_patch(
+        configuration_id=configuration_id, patch=patch, precondition=precondition
+    )
+    written: Configuration = tagged(response, _versioned(patched))
+    return written
 
 
 @router.delete(
     "/{configuration_id}",
     status_code=204,
-    summary="Delete a configuration",
-    responses=problem_responses(404, 422, 503),
+    summary="Delete a configuration and its history",
+    responses=problem_responses(404, 412, 422, 428, 503),
 )
 def delete_configuration(
-    configuration_id: ConfigurationIdPath, service: ConfigurationServiceDep
+    configuration_id: ConfigurationIdPath,
+    service: ConfigurationServiceDep,
+    precondition: PreconditionDep,
 ) -> None:
-    service.delete(configuration_id=configuration_id)
+    service.delete(configuration_id=configuration_id, precondition=precondition)
+
+
+@router.get(
+    "/{configuration_id}/revisions",
+    summary="List a configuration's revisions, newest first",
+    description="Follow the `Link` header for older ones.",
+    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503)},
+)
+def list_revisions(
+    configuration_id: ConfigurationIdPath,
+    service: ConfigurationServiceDep,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    after: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_REVISION, description="Return revisions older than this one."),
+    ] = None,
+) -> list[ConfigurationRevision]:
+    page = service.list_revisions(configuration_id=configuration_id, before=after, limit=limit)
+    add_next_link(request, response, page, limit=limit)
+    return page.items
+
+
+@router.get(
+    "/{configuration_id}/revisions/{revision}",
+    summary="Get one revision",
+    response_model=ConfigurationRevision,
+    responses={
+        200: {"headers": ETAG_HEADER_DOC},
+        **NOT_MODIFIED,
+        **problem_responses(404, 422, 503),
+    },
+)
+def get_revision(
+    configuration_id: ConfigurationIdPath,
+    revision: RevisionPath,
+    service: ConfigurationServiceDep,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> Any:
+    found = service.get_revision(configuration_id=configuration_id, revision=revision)
+    return tagged_or_not_modified(response, Versioned(found, version=found.revision), if_none_match)
+
+
+@router.post(
+    "/{configuration_id}/revisions/{revision}/restore",
+    summary="Restore a revision",
+    description="Makes a new revision whose config, schema and comments are those of the "
+    "given one (the name stays). History only grows. The body is optional.",
+    responses={
+        200: {"headers": ETAG_HEADER_DOC},
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
+    },
+)
+def restore_revision(
+    configuration_id: ConfigurationIdPath,
+    revision: RevisionPath,
+    service: ConfigurationServiceDep,
+    precondition: PreconditionDep,
+    response: Response,
+    body: RestoreRequest | None = None,
+) -> Configuration:
+    restored = service.restore(
+        configuration_id=configuration_id,
+        revision=revision,
+        message=body.message if body else None,
+        precondition=precondition,
+    )
+    written: Configuration = tagged(response, _versioned(restored))
+    return written
+
+
+@router.get(
+    "/{configuration_id}/diff",
+    summary="Diff two revisions as a JSON Patch",
+    description="An RFC 6902 JSON Patch that turns revision `from`'s config into revision "
+    "`to`'s (either may be the older one).",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "The JSON Patch operations.",
+            "content": {
+                JSON_PATCH_MEDIA_TYPE: {
+                    "schema": {"type": "array", "items": {"type": "object"}},
+                    "example": [
+                        {"op": "replace", "path": "/database/pool_size", "value": 40},
+                        {"op": "remove", "path": "/features/new_checkout"},
+                    ],
+                }
+            },
+        },
+        **problem_responses(404, 422, 503),
+    },
+)
+def diff_revisions(
+    configuration_id: ConfigurationIdPath,
+    service: ConfigurationServiceDep,
+    source: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_REVISION, description="The revision to start from.")
+    ],
+    target: Annotated[
+        int, Query(alias="to", ge=1, le=MAX_REVISION, description="The revision to arrive at.")
+    ],
+) -> JSONResponse:
+    operations = service.diff(configuration_id=configuration_id, source=source, target=target)
+    return JSONResponse(operations, media_type=JSON_PATCH_MEDIA_TYPE)

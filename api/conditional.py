@@ -1,0 +1,113 @@
+"""Conditional requests (RFC 9110 §13): ETag, If-None-Match on reads, If-Match on writes.
+
+A resource's ETag is its version number in quotes: a configuration's revision, an
+application's version (which also changes when its list of configurations does). Writes pass
+the versions If-Match names down to the service, which compares and sets in one SQL statement.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Response
+from starlette.exceptions import HTTPException
+
+from api.dependencies import SettingsDep
+from api.problems import entity_tag
+from models.versioned import Precondition, Versioned
+
+# An entity-tag: optional W/ and an opaque quoted string (RFC 9110 §8.8.3).
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
+_MAX_VERSION = 2**63 - 1
+
+ETAG_HEADER_DOC: dict[str, Any] = {
+    "ETag": {
+        "description": "Strong validator of this representation; send it back in If-Match "
+        "to update safely, or in If-None-Match to revalidate.",
+        "schema": {"type": "string", "examples": ['"3"']},
+    }
+}
+
+
+def entity_tags(header: str) -> list[tuple[bool, str]] | None:
+    """(weak, opaque) pairs of a comma-separated list; None when the list is malformed."""
+    tags: list[tuple[bool, str]] = []
+    position = 0
+    text = header.strip()
+    while position < len(text):
+        match = _ENTITY_TAG.match(text, position)
+        if match is None:
+            return None
+        tags.append((match.group(1) is not None, match.group(2)))
+        position = match.end()
+    return tags
+
+
+def parse_if_match(header: str) -> Precondition:
+    """`*`, or the versions named by strong ETags. A malformed or weak tag matches nothing,
+    so the write fails safe with 412 instead of silently overwriting."""
+    if header.strip() == "*":
+        return Precondition(any_version=True)
+    versions = {
+        int(opaque)
+        for weak, opaque in entity_tags(header) or []
+        if not weak and opaque.isdecimal() and len(opaque) < 19  # noqa: PLR2004
+    }
+    return Precondition(
+        versions=frozenset(version for version in versions if version <= _MAX_VERSION)
+    )
+
+
+def none_match(header: str | None, etag: str) -> bool:
+    """True when If-None-Match names `etag` (weak comparison) or is `*`: answer 304."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(f'"{opaque}"' == etag for _, opaque in entity_tags(header) or [])
+
+
+def get_precondition(
+    settings: SettingsDep,
+    if_match: Annotated[
+        str | None,
+        Header(
+            description="Only write if the resource still has this ETag (or `*`: if it "
+            "exists). A mismatch is a 412 that names the current revision.",
+        ),
+    ] = None,
+) -> Precondition | None:
+    if if_match is None:
+        if settings.require_if_match:
+            raise HTTPException(
+                428,
+                detail="this server requires If-Match on writes: GET the resource and send "
+                "its ETag in If-Match (or If-Match: * to overwrite whatever is there)",
+            )
+        return None
+    return parse_if_match(if_match)
+
+
+PreconditionDep = Annotated[Precondition | None, Depends(get_precondition)]
+
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="Answer 304 without a body if the ETag is still one of these."),
+]
+
+
+def tagged(response: Response, resource: Versioned[Any]) -> Any:
+    """The resource's value, with its ETag set on the response."""
+    response.headers["ETag"] = entity_tag(resource.version)
+    return resource.value
+
+
+def tagged_or_not_modified(
+    response: Response, resource: Versioned[Any], if_none_match: str | None
+) -> Any:
+    etag = entity_tag(resource.version)
+    if none_match(if_none_match, etag):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return resource.value

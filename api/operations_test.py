@@ -1,0 +1,215 @@
+"""Health, metrics and request ids over real HTTP."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from api.v1.applications_test import assert_problem
+from config.logging_setup import ContextFilter
+from conftest import LiveServer, LiveServerFactory, make_settings
+
+HEALTH = "application/health+json"
+MISSING_ID = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
+GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
+CANARY_PASSWORD = "canary-Pa55word-7f3e9d"  # a fake secret that must never surface
+
+
+@pytest.fixture
+def own_server(live_server_factory: LiveServerFactory, database_url: str) -> Iterator[LiveServer]:
+    """A server of the test's own: fresh metrics, and a draining flag the test may set."""
+    with live_server_factory(make_settings(database_url)) as server:
+        yield server
+
+
+@pytest.fixture
+def captured(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    context = ContextFilter([CANARY_PASSWORD])
+    caplog.handler.addFilter(context)
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+    caplog.handler.removeFilter(context)
+
+
+def test_liveness_passes_without_checks(client: httpx.Client) -> None:
+    response = client.get("/health/live")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == HEALTH
+    assert response.json() == {"status": "pass", "checks": {}}
+
+
+def test_readiness_passes_every_check_when_the_database_is_current(client: httpx.Client) -> None:
+    response = client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == HEALTH
+    body = response.json()
+    assert body["status"] == "pass"
+    assert {
+        name: [check["status"] for check in checks] for name, checks in body["checks"].items()
+    } == {
+        "service:shutdown": ["pass"],
+        "postgresql:connection": ["pass"],
+        "postgresql:schema": ["pass"],
+    }
+
+
+def test_readiness_fails_once_shutdown_has_begun_while_liveness_passes(
+    own_server: LiveServer,
+) -> None:
+    draining: threading.Event = own_server.app.state.draining
+    draining.set()
+    with httpx.Client(base_url=own_server.url, timeout=10) as http:
+        ready = http.get("/health/ready")
+        live = http.get("/health/live")
+
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "fail"
+    assert ready.json()["checks"]["service:shutdown"][0]["output"] == "shutting down"
+    assert ready.json()["checks"]["postgresql:connection"][0]["status"] == "pass"
+    assert live.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("trace-01.A_b", True),
+        ("x" * 128, True),
+        ("x" * 129, False),
+        ("has space", False),
+        ("", False),
+        ("é-accent", False),
+    ],
+)
+def test_a_valid_request_id_is_echoed_and_any_other_is_replaced(
+    client: httpx.Client, sent: str, echoed: bool
+) -> None:
+    response = client.get(
+        f"/api/v1/applications/{MISSING_ID}", headers={b"X-Request-ID": sent.encode()}
+    )
+
+    problem = assert_problem(response, 404)
+    request_id = response.headers["x-request-id"]
+    if echoed:
+        assert request_id == sent
+    else:
+        assert GENERATED_ID.fullmatch(request_id), request_id
+    assert problem["request_id"] == request_id
+
+
+def test_each_request_without_an_id_gets_a_fresh_one(client: httpx.Client) -> None:
+    first = client.get("/health/live").headers["x-request-id"]
+    second = client.get("/health/live").headers["x-request-id"]
+
+    assert GENERATED_ID.fullmatch(first)
+    assert GENERATED_ID.fullmatch(second)
+    assert first != second
+
+
+def test_an_oversized_body_still_carries_the_request_id(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/v1/applications",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={"content-type": "application/json", "X-Request-ID": "big-body-1"},
+    )
+
+    problem = assert_problem(response, 413)
+    assert response.headers["x-request-id"] == "big-body-1"
+    assert problem["request_id"] == "big-body-1"
+
+
+def test_one_access_line_per_request_with_the_request_id(
+    client: httpx.Client, captured: pytest.LogCaptureFixture
+) -> None:
+    client.get(f"/api/v1/applications/{MISSING_ID}", headers={"X-Request-ID": "access-1"})
+    client.get("/health/live", headers={"X-Request-ID": "access-2"})
+
+    access = [r for r in captured.records if r.name == "config_service.access"]
+    assert [(r.levelname, r.request_id, r.method, r.route, r.status) for r in access] == [  # type: ignore[attr-defined]
+        ("INFO", "access-1", "GET", "/api/v1/applications/{application_id}", 404),
+        ("DEBUG", "access-2", "GET", "/health/live", 200),
+    ]
+    assert all(isinstance(r.duration_ms, float) for r in access)  # type: ignore[attr-defined]
+
+
+def test_logs_of_a_request_carry_its_id_and_never_the_database_password(
+    live_server_factory: LiveServerFactory, captured: pytest.LogCaptureFixture
+) -> None:
+    unreachable = f"postgresql://postgres:{CANARY_PASSWORD}@127.0.0.1:1/config_service"
+    with (
+        live_server_factory(make_settings(unreachable)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as http,
+    ):
+        ready = http.get("/health/ready", headers={"X-Request-ID": "canary-ready"})
+        listed = http.get("/api/v1/applications", headers={"X-Request-ID": "canary-list"})
+
+    assert ready.status_code == 503
+    assert_problem(listed, 503)
+    assert CANARY_PASSWORD not in ready.text + listed.text
+    by_request = {
+        (r.request_id, r.name, r.getMessage())  # type: ignore[attr-defined]
+        for r in captured.records
+        if r.request_id in {"canary-ready", "canary-list"}  # type: ignore[attr-defined]
+    }
+    assert (
+        "canary-list",
+        "api.problems",
+        "database unavailable: the database is unreachable",
+    ) in by_request
+    assert {name for request_id, name, _ in by_request if request_id == "canary-ready"} >= {
+        "database.readiness",
+        "config_service.access",
+    }
+    everything = "\n".join(captured.handler.format(r) for r in captured.records)
+    assert CANARY_PASSWORD not in everything
+
+
+def metric(text: str, sample: str) -> float:
+    """The value of one sample line, `name{labels}`, of a Prometheus exposition."""
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {sample} in:\n{text}")
+
+
+def test_metrics_count_requests_by_route_template_and_status_class(own_server: LiveServer) -> None:
+    with httpx.Client(base_url=own_server.url, timeout=10) as http:
+        for _ in range(2):
+            assert http.get(f"/api/v1/applications/{MISSING_ID}").status_code == 404
+        assert http.get("/api/v1/applications").status_code == 200
+        response = http.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    text = response.text
+    missing = 'method="GET",route="/api/v1/applications/{application_id}",status_class="4xx"'
+    listing = 'method="GET",route="/api/v1/applications",status_class="2xx"'
+    assert metric(text, f"config_service_http_requests_total{{{missing}}}") == 2.0
+    assert metric(text, f"config_service_http_requests_total{{{listing}}}") == 1.0
+    assert metric(text, f"config_service_http_request_duration_seconds_count{{{missing}}}") == 2.0
+    assert metric(text, "config_service_http_requests_in_flight") == 1.0
+    assert metric(text, 'config_service_db_pool_connections{state="in_use"}') == 0.0
+    assert metric(text, 'config_service_db_pool_connections{state="idle"}') == 1.0
+    assert metric(text, 'config_service_db_pool_connections{state="waiting"}') == 0.0
+    assert metric(text, "config_service_db_pool_wait_seconds_count") == 3.0
+    assert metric(text, 'config_service_db_errors_total{kind="lock_timeout"}') == 0.0
+
+
+def test_operations_routes_are_documented(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    paths = document["paths"]
+
+    assert paths["/health/live"]["get"]["tags"] == ["operations"]
+    ready = paths["/health/ready"]["get"]["responses"]
+    assert set(ready["200"]["content"]) == {HEALTH}
+    assert set(ready["503"]["content"]) == {HEALTH}
+    assert set(paths["/metrics"]["get"]["responses"]["200"]["content"]) == {
+        "text/plain; version=1.0.0; charset=utf-8"
+    }
+    assert "request_id" in document["components"]["schemas"]["Problem"]["required"]

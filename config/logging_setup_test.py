@@ -1,0 +1,101 @@
+"""Log lines: JSON with the request id, and no secret in any of them."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from config.logging_setup import (
+    ContextFilter,
+    JsonFormatter,
+    Redactor,
+    database_url_secrets,
+    logging_config,
+    request_id_var,
+)
+
+CANARY = "canary-s3cret-91b2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"postgresql://app:{CANARY}@db:5432/x", "postgresql://app:***@db:5432/x"),
+        (f"host=db password={CANARY} dbname=x", "host=db password=*** dbname=x"),
+        (f"host=db password='{CANARY}' dbname=x", "host=db password=*** dbname=x"),
+        (f"Authorization: Bearer {CANARY}", "Authorization: Bearer ***"),
+        (f"the value {CANARY} itself", "the value *** itself"),
+        ("postgresql://app@db/x has no password", "postgresql://app@db/x has no password"),
+    ],
+)
+def test_redactor_removes_known_secrets_and_secret_shapes(text: str, expected: str) -> None:
+    assert Redactor([CANARY]).redact(text) == expected
+
+
+def test_database_url_secrets_are_the_url_and_its_password() -> None:
+    url = f"postgresql://app:{CANARY}@db/x"
+
+    assert sorted(database_url_secrets(url)) == sorted([url, CANARY])
+    assert database_url_secrets("postgresql://app@db/x") == ["postgresql://app@db/x"]
+
+
+def make_record(message: str, *args: object, exc_info: bool = False) -> logging.LogRecord:
+    error_info = None
+    if exc_info:
+        error = RuntimeError(f"connect to postgresql://app:{CANARY}@db/x failed")
+        error_info = (RuntimeError, error, None)
+    record = logging.LogRecord(
+        "test.logger", logging.WARNING, __file__, 1, message, args, error_info
+    )
+    record.route = "/api/v1/applications"
+    return record
+
+
+def test_a_json_line_has_the_request_id_the_extra_fields_and_no_secret() -> None:
+    token = request_id_var.set("req-42")
+    try:
+        record = make_record("failed with %s", f"password={CANARY}", exc_info=True)
+        assert ContextFilter([CANARY]).filter(record) is True
+    finally:
+        request_id_var.reset(token)
+
+    line = JsonFormatter().format(record)
+
+    assert CANARY not in line
+    entry = json.loads(line)
+    assert set(entry) == {"time", "level", "logger", "message", "request_id", "route", "exception"}
+    assert (entry["level"], entry["logger"], entry["request_id"]) == (
+        "warning",
+        "test.logger",
+        "req-42",
+    )
+    assert entry["message"] == "failed with password=***"
+    assert entry["route"] == "/api/v1/applications"
+    assert entry["exception"].endswith("RuntimeError: connect to postgresql://app:***@db/x failed")
+
+
+def test_a_line_outside_any_request_says_so() -> None:
+    record = make_record("starting")
+    ContextFilter().filter(record)
+
+    assert json.loads(JsonFormatter().format(record))["request_id"] == "-"
+
+
+@pytest.mark.parametrize(
+    ("log_format", "formatter"),
+    [
+        ("json", {"()": "config.logging_setup.JsonFormatter"}),
+        ("text", {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}),
+    ],
+)
+def test_logging_config_picks_the_formatter_and_passes_the_secrets(
+    log_format: str, formatter: dict[str, str]
+) -> None:
+    config = logging_config(level="info", log_format=log_format, secrets=[CANARY])  # type: ignore[arg-type]
+
+    assert config["formatters"]["default"] == formatter
+    assert config["filters"]["context"]["secrets"] == [CANARY]
+    assert config["root"] == {"level": "INFO", "handlers": ["default"]}
+    assert config["loggers"]["uvicorn.access"]["propagate"] is False

@@ -1,0 +1,69 @@
+"""What the pool reports about itself, for metrics, without depending on a metrics library.
+
+`Database` calls a `PoolListener`; the default one ignores everything. `api/metrics.py` plugs
+in one that records Prometheus samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    """A snapshot of the pool: connections lent out, connections idle, borrowers waiting."""
+
+    in_use: int
+    idle: int
+    waiting: int
+
+
+class PoolListener(Protocol):
+    def connection_wait_finished(self, seconds: float) -> None:
+        """A borrower got a connection slot (or gave up) after waiting `seconds`."""
+
+    def database_error(self, kind: str) -> None:
+        """A unit of work failed; `kind` is one of ERROR_KINDS."""
+
+
+class IgnoringListener:
+    def connection_wait_finished(self, seconds: float) -> None:
+        pass
+
+    def database_error(self, kind: str) -> None:
+        pass
+
+
+ERROR_KINDS = (
+    "connection",
+    "pool_exhausted",
+    "statement_timeout",
+    "lock_timeout",
+    "serialization",
+    "integrity",
+    "data",
+    "other",
+)
+
+
+_KINDS: list[tuple[type[psycopg2.Error] | tuple[type[psycopg2.Error], ...], str]] = [
+    (psycopg2.errors.LockNotAvailable, "lock_timeout"),
+    (psycopg2.errors.QueryCanceled, "statement_timeout"),
+    (psycopg2.extensions.TransactionRollbackError, "serialization"),
+    ((psycopg2.OperationalError, psycopg2.InterfaceError), "connection"),
+    (psycopg2.IntegrityError, "integrity"),
+    (psycopg2.DataError, "data"),
+]
+
+
+def classify_database_error(error: psycopg2.Error) -> str:
+    """A small, fixed vocabulary (a metrics label); the first match wins."""
+    for driver_error, kind in _KINDS:
+        if isinstance(error, driver_error):
+            return kind
+    return "other"

@@ -1,0 +1,158 @@
+"""`python main.py serve` as a real process: JSON logs without secrets, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from psycopg2.extensions import make_dsn
+
+from config.settings import PROJECT_ROOT
+from database.pool import connect
+
+CANARY_PASSWORD = "canary-serve-Pa55-4c1d"
+CANARY_TOKEN = "canary-token-8e2a"
+GRACE_SECONDS = 10
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """The service in a process of its own; its log (stdout and stderr) in a file."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        # The embedded test server trusts local connections, so the password is never checked.
+        "DATABASE_URL": make_dsn(database_url, password=CANARY_PASSWORD),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "LOG_LEVEL": "info",
+        "DATABASE_LOCK_TIMEOUT_MS": "20000",
+        "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+    }
+    environment.pop("LOG_FORMAT", None)
+    log_path = tmp_path / "service.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "main.py", "serve"],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "the service did not start within 30 s"
+            try:
+                if httpx.get(url + "/health/live", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield process, url, log_path
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+
+def lock_waiters(database_url: str) -> int:
+    observer = connect(database_url)
+    observer.autocommit = True
+    try:
+        with observer.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE application_name = 'config-service' AND wait_event_type = 'Lock'"
+            )
+            row = cursor.fetchone()
+            assert row is not None
+            count: int = row[0]
+            return count
+    finally:
+        observer.close()
+
+
+def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
+    served: tuple[subprocess.Popen[bytes], str, Path], database_url: str
+) -> None:
+    process, url, log_path = served
+    name = f"sigterm-{time.time_ns()}"
+    answers: list[httpx.Response] = []
+
+    def slow_create() -> None:
+        answers.append(
+            httpx.post(
+                url + "/api/v1/applications",
+                json={"name": name},
+                headers={"X-Request-ID": "in-flight-1", "Authorization": f"Bearer {CANARY_TOKEN}"},
+                timeout=30,
+            )
+        )
+
+    locker = connect(database_url)
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("LOCK TABLE applications IN EXCLUSIVE MODE")
+        request = threading.Thread(target=slow_create)
+        request.start()
+        deadline = time.monotonic() + 10
+        while lock_waiters(database_url) == 0:
+            assert time.monotonic() < deadline, "the request never reached the lock"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        time.sleep(0.5)
+        still_running = process.poll() is None
+    finally:
+        locker.rollback()
+        locker.close()
+    request.join(timeout=30)
+    exit_code = process.wait(timeout=GRACE_SECONDS + 20)
+    took = time.monotonic() - signalled
+
+    assert still_running
+    assert [answer.status_code for answer in answers] == [201]
+    assert answers[0].json()["name"] == name
+    # uvicorn re-raises the signal once it has shut down gracefully, so the parent sees the
+    # usual "terminated by SIGTERM" status (143 in a shell); the log shows the clean shutdown.
+    assert exit_code == -signal.SIGTERM
+    assert took < GRACE_SECONDS + 5
+    lines = log_path.read_text().splitlines()
+    entries: list[dict[str, Any]] = [json.loads(line) for line in lines if line.strip()]
+    access = [e for e in entries if e["logger"] == "config_service.access"]
+    assert [
+        (e["request_id"], e["method"], e["route"], e["status"])
+        for e in access
+        if e["request_id"] == "in-flight-1"
+    ] == [("in-flight-1", "POST", "/api/v1/applications", 201)]
+    assert "/health/live" not in {e["route"] for e in access}  # debug level: not at info
+    messages = [entry["message"] for entry in entries]
+    assert "Application shutdown complete." in messages
+    assert messages.index("Application shutdown complete.") > messages.index(
+        "Waiting for application shutdown."
+    )
+    text = log_path.read_text()
+    assert CANARY_PASSWORD not in text
+    assert CANARY_TOKEN not in text

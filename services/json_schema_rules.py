@@ -1,0 +1,113 @@
+"""JSON Schema (2020-12) checks for configurations, with the `jsonschema` library.
+
+Only local references (`#...`) are allowed in a schema, and none is ever fetched: a schema comes
+from a client, and the service must not make network requests on a client's behalf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from referencing.exceptions import Unresolvable
+
+from models.json_document import escape_pointer_token
+from services.errors import FieldProblem
+
+MAX_REPORTED_ERRORS = 50
+MAX_MESSAGE_LENGTH = 300
+_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    return "".join("/" + escape_pointer_token(str(part)) for part in path)
+
+
+def _shorten(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_LENGTH:
+        return message
+    return message[: MAX_MESSAGE_LENGTH - 1] + "…"
+
+
+def _field(root: str, pointer: str) -> str:
+    return root + pointer.replace("/", ".")
+
+
+def _remote_references(schema: object) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    pending: list[tuple[object, str]] = [(schema, "")]
+    while pending:
+        node, pointer = pending.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                child = f"{pointer}/{escape_pointer_token(str(key))}"
+                if key in _REFERENCE_KEYWORDS and isinstance(value, str):
+                    if not value.startswith("#"):
+                        found.append((child, value))
+                else:
+                    pending.append((value, child))
+        elif isinstance(node, list):
+            pending.extend((item, f"{pointer}/{index}") for index, item in enumerate(node))
+    return sorted(found)
+
+
+def schema_problems(schema: dict[str, Any]) -> list[FieldProblem]:
+    """Why `schema` cannot be used, if it cannot: not a valid 2020-12 schema, or remote $refs."""
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as error:
+        pointer = _pointer(error.absolute_path)
+        return [
+            FieldProblem(
+                location="body",
+                field=_field("schema", pointer),
+                rule="json_schema_invalid",
+                message=_shorten(f"not a valid JSON Schema (2020-12): {error.message}"),
+                pointer="/schema" + pointer,
+            )
+        ]
+    return [
+        FieldProblem(
+            location="body",
+            field=_field("schema", pointer),
+            rule="json_schema_remote_ref",
+            message=_shorten(
+                f"only local references (starting with #) are allowed; got {reference!r}"
+            ),
+            pointer="/schema" + pointer,
+        )
+        for pointer, reference in _remote_references(schema)
+    ]
+
+
+def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[FieldProblem]:
+    """Every way `config` breaks `schema` (a schema that passed schema_problems)."""
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    try:
+        errors = list(validator.iter_errors(config))
+    except Unresolvable as error:
+        return [
+            FieldProblem(
+                location="body",
+                field="schema",
+                rule="json_schema_unresolvable_ref",
+                message=_shorten(f"a $ref of the schema cannot be resolved: {error}"),
+                pointer="/schema",
+            )
+        ]
+    problems = [
+        FieldProblem(
+            location="body",
+            field=_field("config", _pointer(error.absolute_path)),
+            rule="json_schema",
+            message=_shorten(
+                f"{error.message} (schema rule {_pointer(error.absolute_schema_path)})"
+            ),
+            pointer="/config" + _pointer(error.absolute_path),
+        )
+        for error in errors
+    ]
+    problems.sort(key=lambda problem: (problem.pointer or "", problem.message))
+    return problems[:MAX_REPORTED_ERRORS]
