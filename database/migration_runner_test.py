@@ -18,7 +18,12 @@ from database.migration_runner import (
     MigrationError,
     MigrationRunner,
     MigrationStatus,
+    discover_migrations,
 )
+
+# The real migrations, oldest first: the expectations follow them as migrations are added.
+REAL_MIGRATIONS = discover_migrations(MIGRATIONS_DIRECTORY)
+REAL_NAMES = [migration.name for migration in REAL_MIGRATIONS]
 
 CREATE_STEPS = "CREATE TABLE steps (position serial PRIMARY KEY, note text NOT NULL);"
 
@@ -155,10 +160,11 @@ def test_status_without_history_table_reports_all_pending_and_creates_nothing(
 ) -> None:
     status = MigrationRunner(empty_database_url).status()
 
-    assert status == MigrationStatus(applied=[], pending=["001_initial"], changed=[], missing=[])
+    count = len(REAL_NAMES)
+    assert status == MigrationStatus(applied=[], pending=REAL_NAMES, changed=[], missing=[])
     assert status.describe() == (
-        "Database schema is not current: 1 pending migration (001_initial). "
-        "Run `pipenv run migrate`."
+        f"Database schema is not current: {count} pending migration{'' if count == 1 else 's'} "
+        f"({', '.join(REAL_NAMES)}). Run `pipenv run migrate`."
     )
     assert table_exists(empty_database_url, "schema_migrations") is False
     assert table_exists(empty_database_url, "applications") is False
@@ -404,26 +410,32 @@ def test_down_without_a_down_file_reverts_nothing(empty_database_url: str, tmp_p
 
 def test_real_migrations_up_down_up(empty_database_url: str) -> None:
     runner = MigrationRunner(empty_database_url)
-    tables = ("applications", "configurations")
+    tables = ("applications", "configurations", "configuration_revisions")
 
-    assert runner.up() == ["001_initial"]
-    assert [table_exists(empty_database_url, table) for table in tables] == [True, True]
+    assert runner.up() == REAL_NAMES
+    assert [table_exists(empty_database_url, table) for table in tables] == [True, True, True]
     assert history(empty_database_url) == [
-        (1, "001_initial", sha256(MIGRATIONS_DIRECTORY / "001_initial.sql"))
+        (migration.version, migration.name, sha256(migration.up_path))
+        for migration in REAL_MIGRATIONS
     ]
     assert fetch(
         empty_database_url,
         "SELECT table_name, column_name FROM information_schema.columns "
         "WHERE table_schema = 'public' AND collation_name = 'C' ORDER BY table_name, column_name",
-    ) == [("applications", "id"), ("configurations", "application_id"), ("configurations", "id")]
+    ) == [
+        ("applications", "id"),
+        ("configuration_revisions", "configuration_id"),
+        ("configurations", "application_id"),
+        ("configurations", "id"),
+    ]
     assert runner.status().is_current is True
 
-    assert runner.down(len(runner.status().applied)) == ["001_initial"]
-    assert [table_exists(empty_database_url, table) for table in tables] == [False, False]
+    assert runner.down(len(runner.status().applied)) == list(reversed(REAL_NAMES))
+    assert [table_exists(empty_database_url, table) for table in tables] == [False, False, False]
     assert versions(empty_database_url) == []
 
-    assert runner.up() == ["001_initial"]
-    assert [table_exists(empty_database_url, table) for table in tables] == [True, True]
+    assert runner.up() == REAL_NAMES
+    assert [table_exists(empty_database_url, table) for table in tables] == [True, True, True]
     assert runner.status() == MigrationStatus(
-        applied=["001_initial"], pending=[], changed=[], missing=[]
+        applied=REAL_NAMES, pending=[], changed=[], missing=[]
     )
