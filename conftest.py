@@ -25,6 +25,9 @@ from main import open_database
 
 TEST_SERVER_DIRECTORY = PROJECT_ROOT / ".postgres" / "test"
 
+# Tests import these from here (LiveServer is re-exported for them).
+__all__ = ["LiveServer", "LiveServerFactory", "make_settings"]
+
 
 LiveServerFactory = Callable[[Settings], AbstractContextManager[LiveServer]]
 

@@ -19,7 +19,8 @@ from models.versioned import Precondition, Versioned
 
 # An entity-tag: optional W/ and an opaque quoted string (RFC 9110 §8.8.3).
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
-_MAX_VERSION = 2**63 - 1
+_CANONICAL_NUMBER = re.compile(r"[1-9][0-9]{0,18}")
+_MAX_VERSION = 2**63 - 1  # versions are bigint
 
 ETAG_HEADER_DOC: dict[str, Any] = {
     "ETag": {
@@ -50,13 +51,15 @@ def parse_if_match(header: str) -> Precondition:
     if header.strip() == "*":
         return Precondition(any_version=True)
     versions = {
-        int(opaque)
-        for weak, opaque in entity_tags(header) or []
-        if not weak and opaque.isdecimal() and len(opaque) < 19  # noqa: PLR2004
+        int(opaque) for weak, opaque in entity_tags(header) or [] if not weak and _issued(opaque)
     }
-    return Precondition(
-        versions=frozenset(version for version in versions if version <= _MAX_VERSION)
-    )
+    return Precondition(versions=frozenset(versions))
+
+
+def _issued(opaque: str) -> bool:
+    """Whether `opaque` is spelled as this service spells ETags: strong comparison is
+    character by character, so "03" is not "3"."""
+    return _CANONICAL_NUMBER.fullmatch(opaque) is not None and int(opaque) <= _MAX_VERSION
 
 
 def none_match(header: str | None, etag: str) -> bool:

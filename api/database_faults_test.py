@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import psycopg2
 import pytest
+from psycopg2 import sql
 
 from api.v1.applications_test import assert_problem, unique_name
 from config.settings import Settings
@@ -36,7 +37,7 @@ def private_server() -> Iterator[DisposableServer]:
         admin = psycopg2.connect(server.url())
         admin.autocommit = True
         with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {DATABASE_NAME}")
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
         admin.close()
         MigrationRunner(server.url(DATABASE_NAME)).up()
         yield server

@@ -7,7 +7,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.health import HEALTH_MEDIA_TYPE
 from api.problems import PROBLEM_MEDIA_TYPE
+from api.v1.configurations import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
+from models.json_document_schema import JSON_DOCUMENT_SCHEMAS
 
 DESCRIPTION = """
 Config Service stores **configurations**: named JSON documents owned by **applications**.
@@ -21,15 +24,43 @@ Config Service stores **configurations**: named JSON documents owned by **applic
 
 
 def _move_error_content(schema: dict[str, Any]) -> None:
+    """FastAPI files a route's error models under the route's own media type; errors are
+    always problem+json."""
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
-                if int(status) >= 400 and "application/json" in content:  # noqa: PLR2004
-                    generated = content.pop("application/json")
-                    content.setdefault(PROBLEM_MEDIA_TYPE, {}).update(
-                        {"schema": generated["schema"]}
-                    )
+                if int(status) < 400:  # noqa: PLR2004
+                    continue
+                # Health answers are health+json even when failing (api/health.py).
+                kept = {PROBLEM_MEDIA_TYPE, HEALTH_MEDIA_TYPE}
+                generated = [media for media in content if media not in kept]
+                for media in generated:
+                    moved = content.pop(media)
+                    content.setdefault(PROBLEM_MEDIA_TYPE, {})["schema"] = moved["schema"]
+
+
+def _restore_merge_patch_examples(schema: dict[str, Any]) -> None:
+    for path_item in schema.get("paths", {}).values():
+        body = path_item.get("patch", {}).get("requestBody", {})
+        content = body.get("content", {}).get(MERGE_PATCH_MEDIA_TYPE)
+        if content is not None:
+            content["examples"] = MERGE_PATCH_EXAMPLES
+
+
+REQUEST_ID_HEADER_DOC: dict[str, Any] = {
+    "description": "The caller's X-Request-ID when it is 1-128 characters of A-Z a-z 0-9 . _ -, "
+    "otherwise a fresh id; problem bodies carry it as request_id.",
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,128}$"},
+}
+
+
+def _describe_request_id(schema: dict[str, Any]) -> None:
+    """Every response carries X-Request-ID (api/request_context.py); say so on each one."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            for response in operation.get("responses", {}).values():
+                response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER_DOC
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -43,6 +74,11 @@ def install_openapi(app: FastAPI) -> None:
                 tags=app.openapi_tags,
             )
             _move_error_content(schema)
+            _describe_request_id(schema)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                JSON_DOCUMENT_SCHEMAS
+            )
+            _restore_merge_patch_examples(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

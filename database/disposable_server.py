@@ -12,7 +12,7 @@ import os
 import pwd
 import shutil
 import socket
-import subprocess
+import subprocess  # runs PostgreSQL's own binaries, never a shell  # nosec B404
 import tempfile
 import warnings
 from pathlib import Path
@@ -75,7 +75,7 @@ class DisposableServer:
         self._pg_ctl("-w", "-m", "fast", "stop")
 
     def is_running(self) -> bool:
-        result = subprocess.run(  # noqa: S603 (fixed binary, arguments of our own)
+        result = subprocess.run(  # noqa: S603 (fixed binary, arguments of our own)  # nosec B603
             [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_directory), "status"],
             capture_output=True,
             check=False,
@@ -93,7 +93,7 @@ class DisposableServer:
         self._run("pg_ctl", "-D", str(self.data_directory), *arguments)
 
     def _run(self, program: str, *arguments: str) -> None:
-        subprocess.run(  # noqa: S603 (fixed binary, arguments of our own)
+        subprocess.run(  # noqa: S603 (fixed binary, arguments of our own)  # nosec B603
             [str(POSTGRES_BIN_PATH / program), *arguments],
             check=True,
             stdout=subprocess.DEVNULL,

@@ -167,7 +167,7 @@ class Database:
                 if attempt == attempts:
                     raise
                 logger.info("transaction conflict, attempt %d of %d; retrying", attempt, attempts)
-                time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 (jitter, not crypto)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 (jitter, not crypto)  # nosec B311
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _acquire_slot(self) -> None:

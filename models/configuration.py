@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter, WithJsonSchema
 
 from models.base import ApiModel, InputModel
 from models.fields import (
@@ -16,6 +16,7 @@ from models.fields import (
     Comments,
     Name,
 )
+from models.json_document_schema import JsonDocument
 
 _EXAMPLE_TIME = "2026-11-23T09:30:00.123456Z"
 _EXAMPLE_CONFIG: dict[str, Any] = {
@@ -73,8 +74,8 @@ class ConfigurationCreate(InputModel):
     application_id: ApplicationId = Field(description="The application that owns it.")
     name: Name = Field(description="Unique within its application.", examples=["production"])
     comments: Comments | None = Field(default=None, examples=["Values for the EU region"])
-    config: JsonObject = Field(description="Any JSON object.", examples=[_EXAMPLE_CONFIG])
-    json_schema: JsonObject | None = Field(
+    config: JsonDocument = Field(description="Any JSON object.", examples=[_EXAMPLE_CONFIG])
+    json_schema: JsonDocument | None = Field(
         default=None, alias="schema", description=_SCHEMA_DESCRIPTION, examples=[_EXAMPLE_SCHEMA]
     )
     message: ChangeMessage | None = None
@@ -88,12 +89,12 @@ class ConfigurationUpdate(InputModel):
     # validation, and the JSON Schema says "string"/"object", not "or null".
     name: Name = Field(default=None, description="May be left out, not null.")  # type: ignore[assignment]
     comments: Comments | None = Field(default=None)
-    config: JsonObject = Field(
+    config: JsonDocument = Field(
         default=None,  # type: ignore[arg-type]
         description="Replaces the whole document. May be left out, not null.",
         examples=[_EXAMPLE_CONFIG],
     )
-    json_schema: JsonObject | None = Field(
+    json_schema: JsonDocument | None = Field(
         default=None, alias="schema", description=_SCHEMA_DESCRIPTION
     )
     message: ChangeMessage | None = None
@@ -103,12 +104,37 @@ class ConfigurationState(InputModel):
     """The editable part of a configuration, as a merge patch sees it."""
 
     name: Name
-    comments: Comments | None
+    # A merge patch removes a member with null: a removed comments or schema means none.
+    comments: Comments | None = None
     config: JsonObject
-    json_schema: JsonObject | None = Field(alias="schema")
+    json_schema: JsonObject | None = Field(default=None, alias="schema")
 
 
 class RestoreRequest(InputModel):
     message: ChangeMessage | None = Field(
         default=None, description="Defaults to “restore of revision N”."
     )
+
+
+def _merge_patch_body_schema() -> dict[str, Any]:
+    """What a merge patch of a configuration may hold: the editable members (null removes
+    those that may be absent) and `message`. Nulls inside `config` and `schema` remove keys."""
+
+    def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+        return {"anyOf": [schema, {"type": "null"}]}
+
+    document = {"$ref": "#/components/schemas/JsonDocument"}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "name": TypeAdapter(Name).json_schema(),
+            "comments": nullable(TypeAdapter(Comments).json_schema()),
+            "config": document,
+            "schema": nullable(document),
+            "message": nullable(TypeAdapter(ChangeMessage).json_schema()),
+        },
+    }
+
+
+MergePatchBody = Annotated[dict[str, Any], WithJsonSchema(_merge_patch_body_schema())]

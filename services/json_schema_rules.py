@@ -97,6 +97,17 @@ def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[Fiel
                 pointer="/schema",
             )
         ]
+    except RecursionError:
+        # A $ref cycle that consumes none of the document ({"$ref": "#"}) never ends.
+        return [
+            FieldProblem(
+                location="body",
+                field="schema",
+                rule="json_schema_recursive_ref",
+                message="the schema's $refs loop without descending into the document",
+                pointer="/schema",
+            )
+        ]
     problems = [
         FieldProblem(
             location="body",

@@ -14,6 +14,7 @@ from api.conditional import (
     tagged_or_not_modified,
 )
 from api.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
+from api.links import APPLICATION_LINKS
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
 from models.application import (
@@ -47,7 +48,11 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     summary="Create an application",
     dependencies=[JsonBody],
     responses={
-        201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC}},
+        201: {
+            "description": "Created.",
+            "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC},
+            "links": APPLICATION_LINKS,
+        },
         **problem_responses(400, 409, 413, 415, 422, 503),
     },
 )

@@ -337,7 +337,12 @@ def test_list_without_more_items_has_no_link(client: httpx.Client) -> None:
     assert [item["id"] for item in response.json()] == [application["id"]]
     assert "link" not in response.headers
     assert set(response.json()[0]) == {
-        "id", "name", "comments", "revision", "created_at", "updated_at"
+        "id",
+        "name",
+        "comments",
+        "revision",
+        "created_at",
+        "updated_at",
     }
 
 

@@ -16,6 +16,7 @@ from api.conditional import (
     tagged_or_not_modified,
 )
 from api.dependencies import ConfigurationServiceDep, JsonBody
+from api.links import CONFIGURATION_LINKS
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
 from api.v1.applications import LOCATION_HEADER_DOC, NOT_MODIFIED
@@ -24,6 +25,7 @@ from models.configuration import (
     ConfigurationCreate,
     ConfigurationRevision,
     ConfigurationUpdate,
+    MergePatchBody,
     RestoreRequest,
 )
 from models.fields import ConfigurationId
@@ -47,6 +49,24 @@ def _versioned(configuration: Configuration) -> Versioned[Configuration]:
     return Versioned(configuration, version=configuration.revision)
 
 
+# FastAPI drops None from examples, and a merge patch's nulls are the point: the examples are
+# put back verbatim into the OpenAPI document by api/openapi.py.
+MERGE_PATCH_EXAMPLES: dict[str, Any] = {
+    "change one value": {
+        "summary": "Change one value, with a message",
+        "value": {"config": {"database": {"pool_size": 40}}, "message": "more connections"},
+    },
+    "remove a key and the schema": {
+        "summary": "Remove a key (null) and drop the schema",
+        "value": {"config": {"features": None}, "schema": None},
+    },
+}
+
+
+class JsonPatchResponse(JSONResponse):
+    media_type = JSON_PATCH_MEDIA_TYPE
+
+
 def require_merge_patch(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != MERGE_PATCH_MEDIA_TYPE:
@@ -65,7 +85,11 @@ def require_merge_patch(request: Request) -> None:
     "is a 422. With a `schema`, `config` must satisfy it. This is revision 1.",
     dependencies=[JsonBody],
     responses={
-        201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC}},
+        201: {
+            "description": "Created.",
+            "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC},
+            "links": CONFIGURATION_LINKS,
+        },
         **problem_responses(400, 409, 413, 415, 422, 503),
     },
 )
@@ -144,17 +168,11 @@ def update_configuration(
 def patch_configuration(
     configuration_id: ConfigurationIdPath,
     patch: Annotated[
-        Any,
+        MergePatchBody,
         Body(
             media_type=MERGE_PATCH_MEDIA_TYPE,
-            openapi_examples={
-                "change one value": {
-                    "value": {"config": {"database": {"pool_size": 40}}, "message": "more"}
-                },
-                "remove a key and the schema": {
-                    "value": {"config": {"features": None}, "schema": None}
-                },
-            },
+            description="Members to change; `null` removes a member (see the examples).",
+            openapi_examples=MERGE_PATCH_EXAMPLES,
         ),
     ],
     service: ConfigurationServiceDep,
@@ -258,13 +276,12 @@ def restore_revision(
     summary="Diff two revisions as a JSON Patch",
     description="An RFC 6902 JSON Patch that turns revision `from`'s config into revision "
     "`to`'s (either may be the older one).",
-    response_class=JSONResponse,
+    response_class=JsonPatchResponse,
     responses={
         200: {
             "description": "The JSON Patch operations.",
             "content": {
                 JSON_PATCH_MEDIA_TYPE: {
-                    "schema": {"type": "array", "items": {"type": "object"}},
                     "example": [
                         {"op": "replace", "path": "/database/pool_size", "value": 40},
                         {"op": "remove", "path": "/features/new_checkout"},
@@ -284,6 +301,5 @@ def diff_revisions(
     target: Annotated[
         int, Query(alias="to", ge=1, le=MAX_REVISION, description="The revision to arrive at.")
     ],
-) -> JSONResponse:
-    operations = service.diff(configuration_id=configuration_id, source=source, target=target)
-    return JSONResponse(operations, media_type=JSON_PATCH_MEDIA_TYPE)
+) -> list[dict[str, Any]]:
+    return service.diff(configuration_id=configuration_id, source=source, target=target)
