@@ -51,3 +51,15 @@ def require_json_body(request: Request) -> None:
 
 
 JsonBody = Depends(require_json_body)
+
+
+def require_json_body_if_any(request: Request) -> None:
+    """For routes whose body is optional: a body that is sent must be JSON too."""
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    if has_body:
+        require_json_body(request)
+
+
+OptionalJsonBody = Depends(require_json_body_if_any)

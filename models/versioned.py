@@ -23,3 +23,10 @@ class Precondition:
 
     def allows(self, version: int) -> bool:
         return self.any_version or version in self.versions
+
+
+def last_writer_wins(precondition: Precondition | None) -> bool:
+    """Writes without If-Match (or with `*`) must not fail because others wrote first: they
+    lock the row while they read it, so their compare-and-set cannot lose. Writes naming
+    versions stay a pure compare-and-set, and a lost race is their 412."""
+    return precondition is None or precondition.any_version

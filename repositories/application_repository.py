@@ -29,6 +29,13 @@ SELECT_APPLICATION = """
     WHERE id = %(id)s
 """
 
+SELECT_APPLICATION_FOR_UPDATE = """
+    SELECT id, name, comments, revision, version, created_at, updated_at
+    FROM applications
+    WHERE id = %(id)s
+    FOR NO KEY UPDATE
+"""
+
 SELECT_APPLICATIONS_PAGE = """
     SELECT id, name, comments, revision, version, created_at, updated_at
     FROM applications
@@ -94,8 +101,10 @@ class ApplicationRepository:
         )
         return None if row is None else application_from_row(row)
 
-    def get(self, *, application_id: str) -> Versioned[Application] | None:
-        row = self._fetch_one(SELECT_APPLICATION, {"id": application_id})
+    def get(self, *, application_id: str, lock: bool = False) -> Versioned[Application] | None:
+        """With `lock`, the row stays locked against other writers until the transaction ends."""
+        query = SELECT_APPLICATION_FOR_UPDATE if lock else SELECT_APPLICATION
+        row = self._fetch_one(query, {"id": application_id})
         return None if row is None else application_from_row(row)
 
     def list_page(

@@ -39,6 +39,13 @@ SELECT_CONFIGURATION = """
     WHERE id = %(id)s
 """
 
+SELECT_CONFIGURATION_FOR_UPDATE = """
+    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    FROM configurations
+    WHERE id = %(id)s
+    FOR NO KEY UPDATE
+"""
+
 SELECT_CONFIGURATIONS_PAGE = """
     SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
     FROM configurations
@@ -161,8 +168,10 @@ class ConfigurationRepository:
             raise MissingReference(error.diag.constraint_name or "") from error
         return None if row is None else configuration_from_row(row)
 
-    def get(self, *, configuration_id: str) -> Configuration | None:
-        row = self._fetch_one(SELECT_CONFIGURATION, {"id": configuration_id})
+    def get(self, *, configuration_id: str, lock: bool = False) -> Configuration | None:
+        """With `lock`, the row stays locked against other writers until the transaction ends."""
+        query = SELECT_CONFIGURATION_FOR_UPDATE if lock else SELECT_CONFIGURATION
+        row = self._fetch_one(query, {"id": configuration_id})
         return None if row is None else configuration_from_row(row)
 
     def list_page(

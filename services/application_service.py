@@ -5,7 +5,7 @@ from __future__ import annotations
 from database.pool import Database
 from models.application import Application, ApplicationCreate, ApplicationDetail, ApplicationUpdate
 from models.page import Page
-from models.versioned import Precondition, Versioned
+from models.versioned import Precondition, Versioned, last_writer_wins
 from repositories.application_repository import ApplicationRepository
 from repositories.errors import DuplicateKey
 from services.errors import (
@@ -83,7 +83,9 @@ class ApplicationService:
         for _ in range(MAX_WRITE_ATTEMPTS):
             with self._database.transaction() as connection:
                 repository = ApplicationRepository(connection)
-                current = repository.get(application_id=application_id)
+                current = repository.get(
+                    application_id=application_id, lock=last_writer_wins(precondition)
+                )
                 if current is None:
                     raise ApplicationNotFound(application_id)
                 check_precondition(precondition, current, application_id)
@@ -110,7 +112,9 @@ class ApplicationService:
         for _ in range(MAX_WRITE_ATTEMPTS):
             with self._database.transaction() as connection:
                 repository = ApplicationRepository(connection)
-                current = repository.get(application_id=application_id)
+                current = repository.get(
+                    application_id=application_id, lock=last_writer_wins(precondition)
+                )
                 if current is None:
                     raise ApplicationNotFound(application_id)
                 check_precondition(precondition, current, application_id)

@@ -27,7 +27,7 @@ from models.configuration import (
 from models.fields import ChangeMessage
 from models.json_document import find_document_problems, same_document
 from models.page import Page
-from models.versioned import Precondition
+from models.versioned import Precondition, last_writer_wins
 from repositories.application_repository import ApplicationRepository
 from repositories.configuration_repository import ConfigurationRepository
 from repositories.errors import DuplicateKey
@@ -218,7 +218,9 @@ class ConfigurationService:
                     )
                 ]
             )
-        self._raise_document_problems(patch, "")
+        # The patch holds the documents one level down, so it may be one level deeper; the
+        # patched config and schema are then held to the limit itself.
+        self._raise_document_problems(patch, "", extra_depth=1)
         patch = dict(patch)
         try:
             message = _MESSAGE.validate_python(patch.pop("message", None), strict=True)
@@ -295,6 +297,10 @@ class ConfigurationService:
                 ApplicationRepository(connection).bump_version(
                     application_id=current.application_id
                 )
+                if last_writer_wins(precondition):
+                    current = repository.get(configuration_id=configuration_id, lock=True)
+                    if current is None:
+                        raise ConfigurationNotFound(configuration_id)
                 if repository.delete_if_revision(
                     configuration_id=configuration_id, expected_revision=current.revision
                 ):
@@ -309,7 +315,9 @@ class ConfigurationService:
         for _ in range(MAX_WRITE_ATTEMPTS):
             with self._database.transaction() as connection:
                 repository = ConfigurationRepository(connection)
-                current = repository.get(configuration_id=configuration_id)
+                current = repository.get(
+                    configuration_id=configuration_id, lock=last_writer_wins(precondition)
+                )
                 if current is None:
                     raise ConfigurationNotFound(configuration_id)
                 _check_precondition(precondition, current)
@@ -357,8 +365,10 @@ class ConfigurationService:
         if problems:
             raise InvalidRequest(problems)
 
-    def _raise_document_problems(self, document: object, root: str) -> None:
-        problems = find_document_problems(document, max_depth=self._max_json_depth)
+    def _raise_document_problems(
+        self, document: object, root: str, *, extra_depth: int = 0
+    ) -> None:
+        problems = find_document_problems(document, max_depth=self._max_json_depth + extra_depth)
         if problems:
             raise InvalidRequest(
                 [

@@ -15,7 +15,7 @@ from api.conditional import (
     tagged,
     tagged_or_not_modified,
 )
-from api.dependencies import ConfigurationServiceDep, JsonBody
+from api.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody
 from api.links import CONFIGURATION_LINKS
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
@@ -248,6 +248,7 @@ def get_revision(
     summary="Restore a revision",
     description="Makes a new revision whose config, schema and comments are those of the "
     "given one (the name stays). History only grows. The body is optional.",
+    dependencies=[OptionalJsonBody],
     responses={
         200: {"headers": ETAG_HEADER_DOC},
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),

@@ -256,8 +256,22 @@ def test_the_depth_limit_applies_to_the_patch(
         merge_patch(client, configuration["id"], {"config": deep}), 422, "nesting_too_deep"
     )
 
-    assert problem["errors"][0]["pointer"] == "/config" + "/d" * 31
+    assert problem["errors"][0]["pointer"] == "/config" + "/d" * 32
     assert_unchanged(database, configuration)
+
+
+def test_a_config_at_the_depth_limit_can_be_patched_in(
+    client: httpx.Client, configuration: dict[str, Any]
+) -> None:
+    # The same document PUT accepts (nested exactly MAX_JSON_DEPTH levels) is a valid patch.
+    deep: dict[str, Any] = {"leaf": True}
+    for _ in range(31):
+        deep = {"d": deep}
+
+    response = merge_patch(client, configuration["id"], {"config": {"nest": deep["d"]}})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["config"]["nest"] == deep["d"]
 
 
 def test_a_top_level_message_is_recorded_not_patched(

@@ -517,3 +517,26 @@ def test_deleting_an_application_deletes_its_configurations_revisions(
 
     assert response.status_code == 204
     assert stored_revisions(database, created["id"]) == []
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_restore_body_that_is_not_json_is_415(
+    client: httpx.Client, application: dict[str, Any], content_type: str
+) -> None:
+    created = create_configuration(client, application["id"])
+    response = client.post(
+        url(created["id"], "/revisions/1/restore"),
+        content=b'{"message": "x"}',
+        headers={"content-type": content_type},
+    )
+    assert_problem(response, 415)
+    assert client.get(url(created["id"])).json()["revision"] == 1
+
+
+def test_a_restore_without_a_body_needs_no_content_type(
+    client: httpx.Client, application: dict[str, Any]
+) -> None:
+    created = create_configuration(client, application["id"])
+    response = client.post(url(created["id"], "/revisions/1/restore"))
+    assert response.status_code == 200
+    assert response.json()["revision"] == 2
