@@ -154,6 +154,10 @@ class _Checker(ast.NodeVisitor):
             return True
         if isinstance(node, ast.Attribute):
             return node.attr.isupper()  # a constant of another module
+        if isinstance(node, ast.IfExp):  # a choice between queries: both must be safe
+            return self._safe_query(node.body, depth=depth) and self._safe_query(
+                node.orelse, depth=depth
+            )
         if not isinstance(node, ast.Name) or depth > 2:
             return False
         if node.id in self.constants and not self._assigned_in_function(node.id):
@@ -238,6 +242,10 @@ def test_the_checker_reads_the_project() -> None:
 
 
 SAFE = [
+    (
+        'Q = "SELECT a FROM t"\nL = "SELECT a FROM t FOR UPDATE"\n'
+        "def f(c, lock):\n    c.execute(L if lock else Q, {})\n"
+    ),
     'Q = "SELECT id FROM t WHERE id = %(id)s"\ndef f(c):\n    c.execute(Q, {"id": 1})\n',
     'def f(c):\n    c.execute("SELECT 1")\n',
     'from psycopg2 import sql\ndef f(c, n):\n    c.execute(sql.SQL("DROP DATABASE {}").format('
@@ -263,6 +271,7 @@ UNSAFE = [
     ),
     ('Q = "SELECT a FROM t"\ndef f(c, i):\n    Q = i\n    c.execute(Q)\n', "not a constant"),
     ("def f(c, i):\n    c.execute(i.read())\n", "not a constant"),
+    ('Q = "SELECT a FROM t"\ndef f(c, i, b):\n    c.execute(Q if b else i)\n', "not a constant"),
 ]
 
 

@@ -103,8 +103,9 @@ class ApplicationRepository:
 
     def get(self, *, application_id: str, lock: bool = False) -> Versioned[Application] | None:
         """With `lock`, the row stays locked against other writers until the transaction ends."""
-        query = SELECT_APPLICATION_FOR_UPDATE if lock else SELECT_APPLICATION
-        row = self._fetch_one(query, {"id": application_id})
+        row = self._fetch_one(
+            SELECT_APPLICATION_FOR_UPDATE if lock else SELECT_APPLICATION, {"id": application_id}
+        )
         return None if row is None else application_from_row(row)
 
     def list_page(

@@ -170,8 +170,10 @@ class ConfigurationRepository:
 
     def get(self, *, configuration_id: str, lock: bool = False) -> Configuration | None:
         """With `lock`, the row stays locked against other writers until the transaction ends."""
-        query = SELECT_CONFIGURATION_FOR_UPDATE if lock else SELECT_CONFIGURATION
-        row = self._fetch_one(query, {"id": configuration_id})
+        row = self._fetch_one(
+            SELECT_CONFIGURATION_FOR_UPDATE if lock else SELECT_CONFIGURATION,
+            {"id": configuration_id},
+        )
         return None if row is None else configuration_from_row(row)
 
     def list_page(
