@@ -152,17 +152,19 @@ class _Checker(ast.NodeVisitor):
             return isinstance(node, ast.Constant)  # an f-string is reported where it is built
         if _is_sql_composition(node):
             return True
-        if isinstance(node, ast.Attribute):
-            return node.attr.isupper()  # a constant of another module
-        if isinstance(node, ast.IfExp):  # a choice between queries: both must be safe
-            return self._safe_query(node.body, depth=depth) and self._safe_query(
-                node.orelse, depth=depth
-            )
+        if isinstance(node, ast.Attribute | ast.IfExp):
+            return self._safe_attribute_or_choice(node, depth=depth)
         if not isinstance(node, ast.Name) or depth > 2:
             return False
         if node.id in self.constants and not self._assigned_in_function(node.id):
             return self._safe_query(self.constants[node.id], depth=depth + 1)
         return self._parameter_filled_safely(node.id, depth=depth)
+
+    def _safe_attribute_or_choice(self, node: ast.Attribute | ast.IfExp, *, depth: int) -> bool:
+        if isinstance(node, ast.Attribute):
+            return node.attr.isupper()  # a constant of another module
+        # A choice between queries (`LOCKED if lock else PLAIN`): both must be safe.
+        return all(self._safe_query(branch, depth=depth) for branch in (node.body, node.orelse))
 
     def _assigned_in_function(self, name: str) -> bool:
         function = self.functions[-1] if self.functions else None
