@@ -25,8 +25,8 @@ import httpx
 
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
-from database.testing import temporary_database
 from database.url import resolve_database_url
+from testing.databases import temporary_database
 
 Request = Callable[[httpx.Client, random.Random], httpx.Response]
 

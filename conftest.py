@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.live_server import LiveServer, run_live_server
 from config.settings import PROJECT_ROOT, Settings
 from database.embedded import start_embedded_postgres
 from database.migration_runner import MigrationRunner
 from database.pool import Database
-from database.testing import temporary_database
 from main import open_database
+from testing.databases import temporary_database
+from testing.live_server import LiveServer, run_live_server
 
 TEST_SERVER_DIRECTORY = PROJECT_ROOT / ".postgres" / "test"
 

@@ -240,7 +240,7 @@ def test_no_sql_in_the_project_is_built_from_values() -> None:
 def test_the_checker_reads_the_project() -> None:
     paths = {path.relative_to(PROJECT_ROOT).as_posix() for path in project_files()}
 
-    assert {"repositories/configuration_repository.py", "database/testing.py"} <= paths
+    assert {"repositories/configuration_repository.py", "testing/databases.py"} <= paths
 
 
 SAFE = [

@@ -24,9 +24,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from api.fuzz_settings import fuzz_examples, fuzz_settings
-from api.live_server import LiveServer
 from models.json_document import same_document
+from testing.fuzz_settings import fuzz_examples, fuzz_settings
+from testing.live_server import LiveServer
 
 MERGE_PATCH = {"content-type": "application/merge-patch+json"}
 PAGE_SIZE = 2

@@ -21,14 +21,14 @@ from schemathesis import Case, CheckFunction, Response
 from schemathesis.openapi import from_dict, from_url
 from schemathesis.specs.openapi.checks import ensure_resource_availability
 
-from api.fuzz_settings import fuzz_examples, fuzz_settings
 from api.links import APPLICATION_LINKS, CONFIGURATION_LINKS
-from api.live_server import LiveServer, run_live_server
 from config.settings import Settings
 from conftest import make_settings
 from database.migration_runner import MigrationRunner
-from database.testing import temporary_database
 from main import create_app
+from testing.databases import temporary_database
+from testing.fuzz_settings import fuzz_examples, fuzz_settings
+from testing.live_server import LiveServer, run_live_server
 
 # The document as the code builds it; the first test proves the running service serves this one.
 DOCUMENT = create_app(Settings(_env_file=None)).openapi()  # type: ignore[call-arg]

@@ -1,6 +1,6 @@
 """The service against a PostgreSQL that crashes, is down, holds locks or runs out of connections.
 
-These tests run on a private server of their own (database/disposable_server.py), never on the
+These tests run on a private server of their own (testing/disposable_server.py), never on the
 shared test server: they stop and kill it.
 """
 
@@ -20,9 +20,9 @@ from psycopg2 import sql
 from api.v1.applications_test import assert_problem, unique_name
 from config.settings import Settings
 from conftest import LiveServerFactory, make_settings
-from database.disposable_server import DisposableServer
 from database.migration_runner import MigrationRunner
 from database.pool import Connection, connect
+from testing.disposable_server import DisposableServer
 
 DATABASE_NAME = "config_service_faults"
 UNAVAILABLE = "urn:config-service:problem:database-unavailable"

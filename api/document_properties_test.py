@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.fuzz_settings import fuzz_examples, fuzz_settings
-from api.live_server import LiveServer
 from services.merge_patch import apply_merge_patch
+from testing.fuzz_settings import fuzz_examples, fuzz_settings
+from testing.live_server import LiveServer
 
 # Text PostgreSQL can store: no U+0000, no lone surrogates (both are a 422, tested elsewhere).
 storable_text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12)

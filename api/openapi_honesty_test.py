@@ -13,7 +13,7 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
-from api.fuzz_settings import in_ci
+from testing.fuzz_settings import in_ci
 
 MERGE_PATCH = {"content-type": "application/merge-patch+json"}
 

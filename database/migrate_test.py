@@ -12,7 +12,7 @@ import pytest
 from config.settings import PROJECT_ROOT
 from database.migrate import main
 from database.migration_runner import MIGRATIONS_DIRECTORY, discover_migrations
-from database.testing import with_database_name
+from testing.databases import with_database_name
 
 # The real migrations, oldest first: the expected output follows them as migrations are added.
 MIGRATIONS = [migration.name for migration in discover_migrations(MIGRATIONS_DIRECTORY)]

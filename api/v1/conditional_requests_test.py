@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from api.live_server import LiveServer
 from api.v1.applications_test import assert_problem, create_application, stored_application
 from api.v1.configurations_test import UNKNOWN_ID, create_configuration, stored_configuration
 from api.v1.revisions_test import merge_patch, stored_revision_number, stored_revisions, url
 from conftest import LiveServerFactory, make_settings
 from database.pool import Database
+from testing.live_server import LiveServer
 
 PRECONDITION_FAILED = "urn:config-service:problem:precondition-failed"
 

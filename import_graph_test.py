@@ -1,0 +1,72 @@
+"""The product's import graph: no production module imports test support or `main`.
+
+Production is every module except tests (`*_test.py`, `conftest.py`), the `testing/` package
+and the benchmark. `main` builds the app from the layers; nothing in them may import it back.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parent
+FORBIDDEN = ("testing", "main")
+
+
+def is_production(path: Path) -> bool:
+    relative = path.relative_to(PROJECT)
+    return not (
+        relative.parts[0].startswith(".")
+        or relative.parts[0] == "testing"
+        or relative.name.endswith("_test.py")
+        or relative.name == "conftest.py"
+        or relative.name.startswith("benchmark")
+    )
+
+
+def production_modules() -> list[Path]:
+    # main.py is the composition root: it may import everything, and nothing imports it.
+    return sorted(
+        path
+        for path in PROJECT.rglob("*.py")
+        if is_production(path) and path != PROJECT / "main.py"
+    )
+
+
+def imported_modules(source: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def forbidden_imports(source: str) -> list[str]:
+    return sorted(
+        module for module in imported_modules(source) if module.split(".")[0] in FORBIDDEN
+    )
+
+
+def test_the_production_modules_are_found() -> None:
+    names = {path.relative_to(PROJECT).as_posix() for path in production_modules()}
+    assert {"api/problems.py", "services/application_service.py"} <= names
+    assert not any(name.startswith("testing/") or name.endswith("_test.py") for name in names)
+
+
+@pytest.mark.parametrize(
+    "path", production_modules(), ids=lambda path: path.relative_to(PROJECT).as_posix()
+)
+def test_no_production_module_imports_test_support_or_main(path: Path) -> None:
+    assert forbidden_imports(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_check_sees_such_imports_and_only_those() -> None:
+    source = (
+        "import main\nfrom testing.live_server import LiveServer\nimport testing\n"
+        "from . import sibling\nfrom api.problems import Problem\nimport maintenance\n"
+    )
+    assert forbidden_imports(source) == ["main", "testing", "testing.live_server"]
