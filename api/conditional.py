@@ -1,13 +1,17 @@
-"""Conditional requests (RFC 9110 §13): ETag, If-None-Match on reads, If-Match on writes.
+"""Conditional requests (RFC 9110 §13): ETag, If-None-Match on reads, If-Match and
+If-None-Match on writes.
 
 A resource's ETag is its version number in quotes: a configuration's revision, an
 application's version (which also changes when its list of configurations does). Writes pass
-the versions If-Match names down to the service, which compares and sets in one SQL statement.
+the versions the headers name down to the service as a Precondition (the versions it expects
+and those it must not find), which it checks in the transaction that writes, against the
+version its compare-and-set writes on.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Response
@@ -62,6 +66,15 @@ def _issued(opaque: str) -> bool:
     return _CANONICAL_NUMBER.fullmatch(opaque) is not None and int(opaque) <= _MAX_VERSION
 
 
+def parse_if_none_match(header: str, expected: Precondition) -> Precondition:
+    """`expected`, and also: not at any version the header names (weak comparison), or, for
+    `*`, not at all. A malformed header names nothing, as it does on reads."""
+    if header.strip() == "*":
+        return replace(expected, must_not_exist=True)
+    versions = {int(opaque) for _, opaque in entity_tags(header) or [] if _issued(opaque)}
+    return replace(expected, unwanted_versions=frozenset(versions))
+
+
 def none_match(header: str | None, etag: str) -> bool:
     """True when If-None-Match names `etag` (weak comparison) or is `*`: answer 304."""
     if header is None:
@@ -80,16 +93,26 @@ def get_precondition(
             "exists). A mismatch is a 412 that names the current revision.",
         ),
     ] = None,
+    if_none_match: Annotated[
+        str | None,
+        Header(
+            description="Only write if the resource's ETag is none of these (`*`: only if "
+            "it does not exist, so any existing one is a 412). Nothing is written on a 412.",
+        ),
+    ] = None,
 ) -> Precondition | None:
-    if if_match is None:
-        if settings.require_if_match:
-            raise HTTPException(
-                428,
-                detail="this server requires If-Match on writes: GET the resource and send "
-                "its ETag in If-Match (or If-Match: * to overwrite whatever is there)",
-            )
+    if if_match is None and settings.require_if_match:
+        raise HTTPException(
+            428,
+            detail="this server requires If-Match on writes: GET the resource and send "
+            "its ETag in If-Match (or If-Match: * to overwrite whatever is there)",
+        )
+    if if_match is None and if_none_match is None:
         return None
-    return parse_if_match(if_match)
+    expected = Precondition(any_version=True) if if_match is None else parse_if_match(if_match)
+    if if_none_match is None:
+        return expected
+    return parse_if_none_match(if_none_match, expected)
 
 
 PreconditionDep = Annotated[Precondition | None, Depends(get_precondition)]

@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 
 from config.settings import Settings
 from database.pool import Database
+from repositories.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from services.application_service import ApplicationService
 from services.configuration_service import ConfigurationService
 
@@ -27,12 +28,21 @@ SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-def get_application_service(database: DatabaseDep) -> ApplicationService:
-    return ApplicationService(database)
+def get_unit_of_work(database: DatabaseDep) -> UnitOfWorkFactory:
+    return unit_of_work_factory(database)
 
 
-def get_configuration_service(database: DatabaseDep, settings: SettingsDep) -> ConfigurationService:
-    return ConfigurationService(database, max_json_depth=settings.max_json_depth)
+UnitOfWorkDep = Annotated[UnitOfWorkFactory, Depends(get_unit_of_work)]
+
+
+def get_application_service(unit_of_work: UnitOfWorkDep) -> ApplicationService:
+    return ApplicationService(unit_of_work)
+
+
+def get_configuration_service(
+    unit_of_work: UnitOfWorkDep, settings: SettingsDep
+) -> ConfigurationService:
+    return ConfigurationService(unit_of_work, max_json_depth=settings.max_json_depth)
 
 
 ApplicationServiceDep = Annotated[ApplicationService, Depends(get_application_service)]

@@ -8,8 +8,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.health import HEALTH_MEDIA_TYPE
+from api.merge_patch_input import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
 from api.problems import PROBLEM_MEDIA_TYPE
-from api.v1.configurations import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
 from models.json_document_schema import JSON_DOCUMENT_SCHEMAS
 
 DESCRIPTION = """

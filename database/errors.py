@@ -25,7 +25,7 @@ class PoolExhausted(DatabaseUnavailable):
 
 class TransactionConflict(DatabaseUnavailable):
     """A serialization failure or deadlock (SQLSTATE 40001, 40P01): the whole unit of work can
-    be run again, which `Database.run_in_transaction` does a few times before giving up."""
+    be run again, which services/write_retry.py does a few times before giving up."""
 
 
 class ConstraintConflict(DatabaseError):

@@ -7,12 +7,11 @@ makes a request wait a bounded time instead, and then fail with PoolExhausted (a
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -36,8 +35,6 @@ from database.pool_events import (
 logger = logging.getLogger(__name__)
 
 Connection = psycopg2.extensions.connection
-
-Result = TypeVar("Result")
 
 
 def session_options(*, statement_timeout_ms: int, lock_timeout_ms: int) -> str:
@@ -152,23 +149,6 @@ class Database:
                 self._pool.putconn(connection, close=broken or stale or connection.closed != 0)
         finally:
             self._slots.release()
-
-    def run_in_transaction(
-        self, work: Callable[[Connection], Result], *, attempts: int = 3
-    ) -> Result:
-        """Run `work(connection)` in a transaction; run it again, up to `attempts` times in all,
-        when it fails with a serialization failure or deadlock (TransactionConflict). `work`
-        must do nothing but database work, since it may run more than once."""
-        for attempt in range(1, attempts + 1):
-            try:
-                with self.transaction() as connection:
-                    return work(connection)
-            except TransactionConflict:
-                if attempt == attempts:
-                    raise
-                logger.info("transaction conflict, attempt %d of %d; retrying", attempt, attempts)
-                time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 (jitter, not crypto)  # nosec B311
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _acquire_slot(self) -> None:
         started = time.monotonic()

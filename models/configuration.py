@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -138,3 +139,12 @@ def _merge_patch_body_schema() -> dict[str, Any]:
 
 
 MergePatchBody = Annotated[dict[str, Any], WithJsonSchema(_merge_patch_body_schema())]
+
+
+@dataclass(frozen=True)
+class ConfigurationPatch:
+    """A JSON merge patch (RFC 7396) of a configuration's `{name, comments, config, schema}`
+    (`members`), and the change message to keep with the revision it makes."""
+
+    members: JsonObject
+    message: str | None = None

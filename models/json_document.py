@@ -8,6 +8,7 @@ Each problem names its place with an RFC 6901 JSON Pointer.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +24,11 @@ class DocumentProblem:
 
 def escape_pointer_token(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
+
+
+def json_pointer(tokens: Iterable[object]) -> str:
+    """The RFC 6901 JSON Pointer made of `tokens` (keys or array indexes), each escaped."""
+    return "".join("/" + escape_pointer_token(str(token)) for token in tokens)
 
 
 def _text_problem(text: str, pointer: str, what: str) -> DocumentProblem | None:

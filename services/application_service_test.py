@@ -11,6 +11,7 @@ import pytest
 from database.pool import Database
 from models.application import ApplicationCreate, ApplicationDetail, ApplicationUpdate
 from models.versioned import Precondition, Versioned
+from repositories.unit_of_work import unit_of_work_factory
 from services.application_service import ApplicationService
 from services.errors import ApplicationNameTaken, ApplicationNotFound, PreconditionFailed
 from services.ids import new_id
@@ -22,7 +23,7 @@ def unique_name(prefix: str = "app") -> str:
 
 @pytest.fixture
 def service(database: Database) -> ApplicationService:
-    return ApplicationService(database)
+    return ApplicationService(unit_of_work_factory(database))
 
 
 def create(
@@ -162,7 +163,9 @@ def test_update_with_a_stale_precondition_raises_and_changes_nothing(
             precondition=Precondition(versions=frozenset({1})),
         )
 
-    assert (caught.value.current_version, caught.value.current_revision) == (2, 2)
+    assert (caught.value.current.version, caught.value.current.value.revision) == (2, 2)
+    assert (caught.value.resource, caught.value.resource_id) == ("application", application_id)
+    assert not caught.value.unwanted
     assert service.get(application_id=application_id).value.comments == "moved on"
 
 

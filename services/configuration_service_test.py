@@ -10,6 +10,8 @@ import pytest
 from database.pool import Database
 from models.application import ApplicationCreate
 from models.configuration import Configuration, ConfigurationCreate, ConfigurationUpdate
+from models.versioned import Versioned
+from repositories.unit_of_work import unit_of_work_factory
 from services.application_service import ApplicationService
 from services.configuration_service import ConfigurationService
 from services.errors import (
@@ -30,12 +32,18 @@ def unique_name(prefix: str = "config") -> str:
 
 @pytest.fixture
 def service(database: Database) -> ConfigurationService:
-    return ConfigurationService(database, max_json_depth=MAX_DEPTH)
+    return ConfigurationService(unit_of_work_factory(database), max_json_depth=MAX_DEPTH)
 
 
 @pytest.fixture
 def applications(database: Database) -> ApplicationService:
-    return ApplicationService(database)
+    return ApplicationService(unit_of_work_factory(database))
+
+
+def unversioned(configuration: Versioned[Configuration]) -> Configuration:
+    """The configuration, after checking that its version is its revision."""
+    assert configuration.version == configuration.value.revision
+    return configuration.value
 
 
 @pytest.fixture
@@ -47,14 +55,18 @@ def create(service: ConfigurationService, application_id: str, **fields: Any) ->
     fields.setdefault("name", unique_name())
     fields.setdefault("comments", "original")
     fields.setdefault("config", {"flag": 1, "nested": {"a": [1, 2]}})
-    return service.create(
-        data=ConfigurationCreate.model_validate({"application_id": application_id, **fields})
+    return unversioned(
+        service.create(
+            data=ConfigurationCreate.model_validate({"application_id": application_id, **fields})
+        )
     )
 
 
 def update(service: ConfigurationService, configuration_id: str, **changes: Any) -> Configuration:
-    return service.update(
-        configuration_id=configuration_id, changes=ConfigurationUpdate.model_validate(changes)
+    return unversioned(
+        service.update(
+            configuration_id=configuration_id, changes=ConfigurationUpdate.model_validate(changes)
+        )
     )
 
 
@@ -71,7 +83,7 @@ def test_create_returns_revision_one_and_changes_the_application_version(
         "original",
     )
     assert (created.config, created.json_schema, created.revision) == ({"a": {"b": 1}}, None, 1)
-    assert service.get(configuration_id=created.id) == created
+    assert unversioned(service.get(configuration_id=created.id)) == created
     application = applications.get(application_id=application_id)
     assert (application.value.configuration_ids, application.version) == ([created.id], 2)
 
@@ -93,7 +105,6 @@ def test_create_for_an_unknown_application_is_an_invalid_request(
 
     assert caught.value.problems == [
         FieldProblem(
-            location="body",
             field="application_id",
             rule="application_exists",
             message=f"application {missing} does not exist",
@@ -160,9 +171,8 @@ def test_create_reports_document_problems_with_pointers(
         create(service, application_id, config=config)
 
     assert [
-        (problem.pointer, problem.field, problem.rule, problem.location)
-        for problem in caught.value.problems
-    ] == [(pointer, field, rule, "body") for pointer, field, rule in expected]
+        (problem.pointer, problem.field, problem.rule) for problem in caught.value.problems
+    ] == expected
     assert (
         service.list_for_application(application_id=application_id, after=None, limit=5).items == []
     )
@@ -178,7 +188,7 @@ def test_nesting_exactly_at_the_limit_is_accepted(
 @pytest.mark.parametrize(
     "call",
     [
-        lambda service, missing: service.get(configuration_id=missing),
+        lambda service, missing: unversioned(service.get(configuration_id=missing)),
         lambda service, missing: service.update(
             configuration_id=missing, changes=ConfigurationUpdate(comments="x")
         ),
@@ -218,7 +228,7 @@ def test_update_without_an_actual_change_returns_the_current_configuration(
     updated = update(service, created.id, **changes)
 
     assert updated == created
-    assert service.get(configuration_id=created.id) == created
+    assert unversioned(service.get(configuration_id=created.id)) == created
 
 
 def test_the_same_number_written_differently_is_no_change(
@@ -243,7 +253,7 @@ def test_a_change_of_json_type_is_a_real_change(
 
     assert updated.revision == 2
     assert updated.updated_at > created.updated_at
-    stored = service.get(configuration_id=created.id)
+    stored = unversioned(service.get(configuration_id=created.id))
     assert (type(stored.config["flag"]), stored.config["flag"]) == (type(new_flag), new_flag)
 
 
@@ -286,7 +296,7 @@ def test_update_changes_only_the_fields_given(
     )
     assert updated.created_at == created.created_at
     assert updated.updated_at > created.updated_at
-    assert service.get(configuration_id=created.id) == updated
+    assert unversioned(service.get(configuration_id=created.id)) == updated
 
 
 def test_update_to_a_taken_name_raises_configuration_name_taken(
@@ -298,7 +308,7 @@ def test_update_to_a_taken_name_raises_configuration_name_taken(
         update(service, second.id, name=first.name)
 
     assert (caught.value.application_id, caught.value.name) == (application_id, first.name)
-    assert service.get(configuration_id=second.id) == second
+    assert unversioned(service.get(configuration_id=second.id)) == second
 
 
 def test_update_reports_document_problems_and_keeps_the_configuration(
@@ -312,7 +322,7 @@ def test_update_reports_document_problems_and_keeps_the_configuration(
     assert [(problem.pointer, problem.rule) for problem in caught.value.problems] == [
         ("/config/bad/0", "text_nul")
     ]
-    assert service.get(configuration_id=created.id) == created
+    assert unversioned(service.get(configuration_id=created.id)) == created
 
 
 def test_delete_removes_the_configuration(
@@ -323,7 +333,7 @@ def test_delete_removes_the_configuration(
     service.delete(configuration_id=created.id)
 
     with pytest.raises(ConfigurationNotFound):
-        service.get(configuration_id=created.id)
+        unversioned(service.get(configuration_id=created.id))
     assert applications.get(application_id=application_id).value.configuration_ids == []
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
+
+from models.versioned import Versioned
 
 
 class DomainError(Exception):
@@ -44,13 +47,19 @@ class ConfigurationNameTaken(Conflict):
 
 @dataclass(frozen=True)
 class FieldProblem:
-    """One broken rule: where (`location`, `field`, optional JSON `pointer`), which, and why."""
+    """One broken rule: where in what was written (the dotted `field` and, when it has one, an
+    RFC 6901 `pointer` relative to the written configuration, e.g. /config/database), which
+    rule, and why."""
 
-    location: str
     field: str
     rule: str
     message: str
     pointer: str | None = None
+
+    @classmethod
+    def at(cls, pointer: str, *, rule: str, message: str) -> FieldProblem:
+        """The problem at `pointer`, its field spelled as the pointer's tokens joined by dots."""
+        return cls(pointer.lstrip("/").replace("/", "."), rule, message, pointer)
 
 
 class InvalidRequest(DomainError):
@@ -72,24 +81,36 @@ class RevisionNotFound(NotFound):
 
 
 class ConcurrentModification(Conflict):
-    """Other writers kept changing the resource while this write retried (no If-Match given)."""
+    """Other writers kept changing the resource on every attempt of a write that expected no
+    particular version."""
 
     def __init__(self, *, resource: str, resource_id: str) -> None:
-        super().__init__(
-            f"{resource} {resource_id} was changed by other requests while this one was "
-            "applied; retry (with If-Match to base it on a state you have seen)"
-        )
+        super().__init__(f"{resource} {resource_id} was changed by other writers on every attempt")
+        self.resource = resource
+        self.resource_id = resource_id
+
+
+class Revisioned(Protocol):
+    @property
+    def revision(self) -> int: ...
 
 
 class PreconditionFailed(DomainError):
-    """The If-Match of the request names a version that is no longer current."""
+    """The write found a version it did not expect (or one it was told must not be there)."""
 
     def __init__(
-        self, *, resource: str, resource_id: str, current_version: int, current_revision: int
+        self,
+        *,
+        resource: str,
+        resource_id: str,
+        current: Versioned[Revisioned],
+        unwanted: bool = False,
     ) -> None:
+        expectation = "one the write must not find" if unwanted else "not one the write expected"
         super().__init__(
-            f"{resource} {resource_id} is at revision {current_revision}, which the If-Match "
-            "header does not name; fetch it again and retry with its ETag"
+            f"{resource} {resource_id} is at revision {current.value.revision}, {expectation}"
         )
-        self.current_version = current_version
-        self.current_revision = current_revision
+        self.resource = resource
+        self.resource_id = resource_id
+        self.current = current
+        self.unwanted = unwanted

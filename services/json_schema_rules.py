@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from referencing.exceptions import Unresolvable
 
-from models.json_document import escape_pointer_token
+from models.json_document import escape_pointer_token, json_pointer
 from services.errors import FieldProblem
 
 MAX_REPORTED_ERRORS = 50
@@ -22,7 +22,7 @@ _REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 def _pointer(path: Iterable[Any]) -> str:
-    return "".join("/" + escape_pointer_token(str(part)) for part in path)
+    return json_pointer(path)
 
 
 def _shorten(message: str) -> str:
@@ -61,7 +61,6 @@ def schema_problems(schema: dict[str, Any]) -> list[FieldProblem]:
         pointer = _pointer(error.absolute_path)
         return [
             FieldProblem(
-                location="body",
                 field=_field("schema", pointer),
                 rule="json_schema_invalid",
                 message=_shorten(f"not a valid JSON Schema (2020-12): {error.message}"),
@@ -70,7 +69,6 @@ def schema_problems(schema: dict[str, Any]) -> list[FieldProblem]:
         ]
     return [
         FieldProblem(
-            location="body",
             field=_field("schema", pointer),
             rule="json_schema_remote_ref",
             message=_shorten(
@@ -90,7 +88,6 @@ def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[Fiel
     except Unresolvable as error:
         return [
             FieldProblem(
-                location="body",
                 field="schema",
                 rule="json_schema_unresolvable_ref",
                 message=_shorten(f"a $ref of the schema cannot be resolved: {error}"),
@@ -101,7 +98,6 @@ def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[Fiel
         # A $ref cycle that consumes none of the document ({"$ref": "#"}) never ends.
         return [
             FieldProblem(
-                location="body",
                 field="schema",
                 rule="json_schema_recursive_ref",
                 message="the schema's $refs loop without descending into the document",
@@ -110,7 +106,6 @@ def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[Fiel
         ]
     problems = [
         FieldProblem(
-            location="body",
             field=_field("config", _pointer(error.absolute_path)),
             rule="json_schema",
             message=_shorten(

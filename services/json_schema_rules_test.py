@@ -35,7 +35,6 @@ def test_an_invalid_schema_is_named_with_its_pointer(
 ) -> None:
     assert schema_problems(schema) == [
         FieldProblem(
-            location="body",
             field=pointer.lstrip("/").replace("/", "."),
             rule="json_schema_invalid",
             message=message,
@@ -55,21 +54,18 @@ def test_remote_references_are_refused_each_with_its_pointer() -> None:
 
     assert schema_problems(schema) == [
         FieldProblem(
-            location="body",
             field="schema.$defs.meta.$dynamicRef",
             rule="json_schema_remote_ref",
             message="only local references (starting with #) are allowed; got 'other.json#meta'",
             pointer="/schema/$defs/meta/$dynamicRef",
         ),
         FieldProblem(
-            location="body",
             field="schema.$defs.relative.prefixItems.0.$ref",
             rule="json_schema_remote_ref",
             message="only local references (starting with #) are allowed; got 'b.json'",
             pointer="/schema/$defs/relative/prefixItems/0/$ref",
         ),
         FieldProblem(
-            location="body",
             field="schema.properties.a.$ref",
             rule="json_schema_remote_ref",
             message="only local references (starting with #) are allowed; "
@@ -106,7 +102,6 @@ def test_a_local_reference_is_followed_when_validating() -> None:
     assert config_problems({"port": 8080}, schema) == []
     assert config_problems({"port": "8080"}, schema) == [
         FieldProblem(
-            location="body",
             field="config.port",
             rule="json_schema",
             message="'8080' is not of type 'integer' (schema rule /properties/port/type)",
@@ -129,35 +124,30 @@ def test_every_violation_is_listed_sorted_by_pointer() -> None:
 
     assert config_problems(config, schema) == [
         FieldProblem(
-            location="body",
             field="config",
             rule="json_schema",
             message="'z' is a required property (schema rule /required)",
             pointer="/config",
         ),
         FieldProblem(
-            location="body",
             field="config.a",
             rule="json_schema",
             message="1.5 is less than the minimum of 10 (schema rule /properties/a/minimum)",
             pointer="/config/a",
         ),
         FieldProblem(
-            location="body",
             field="config.a",
             rule="json_schema",
             message="1.5 is not of type 'integer' (schema rule /properties/a/type)",
             pointer="/config/a",
         ),
         FieldProblem(
-            location="body",
             field="config.b",
             rule="json_schema",
             message="2 is not of type 'string' (schema rule /properties/b/type)",
             pointer="/config/b",
         ),
         FieldProblem(
-            location="body",
             field="config.c.d",
             rule="json_schema",
             message="'q' is not one of ['x', 'y'] (schema rule /properties/c/properties/d/enum)",
@@ -188,7 +178,6 @@ def test_a_config_that_satisfies_the_schema_has_no_problems() -> None:
 def test_an_unresolvable_local_reference_is_a_schema_problem() -> None:
     assert config_problems({"a": 1}, {"$ref": "#/$defs/missing"}) == [
         FieldProblem(
-            location="body",
             field="schema",
             rule="json_schema_unresolvable_ref",
             message="a $ref of the schema cannot be resolved: PointerToNowhere: "

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from api.conditional import (
     ETAG_HEADER_DOC,
@@ -15,8 +14,14 @@ from api.conditional import (
     tagged,
     tagged_or_not_modified,
 )
-from api.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody
+from api.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody, SettingsDep
 from api.links import CONFIGURATION_LINKS
+from api.merge_patch_input import (
+    MERGE_PATCH_EXAMPLES,
+    MERGE_PATCH_MEDIA_TYPE,
+    parse_merge_patch,
+    require_merge_patch,
+)
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
 from api.v1.applications import LOCATION_HEADER_DOC, NOT_MODIFIED
@@ -29,11 +34,9 @@ from models.configuration import (
     RestoreRequest,
 )
 from models.fields import ConfigurationId
-from models.versioned import Versioned
 
 router = APIRouter(prefix="/configurations", tags=["configurations"])
 
-MERGE_PATCH_MEDIA_TYPE = "application/merge-patch+json"
 JSON_PATCH_MEDIA_TYPE = "application/json-patch+json"
 MAX_REVISION = 2**31 - 1
 
@@ -45,36 +48,8 @@ RevisionPath = Annotated[
 ]
 
 
-def _versioned(configuration: Configuration) -> Versioned[Configuration]:
-    return Versioned(configuration, version=configuration.revision)
-
-
-# FastAPI drops None from examples, and a merge patch's nulls are the point: the examples are
-# put back verbatim into the OpenAPI document by api/openapi.py.
-MERGE_PATCH_EXAMPLES: dict[str, Any] = {
-    "change one value": {
-        "summary": "Change one value, with a message",
-        "value": {"config": {"database": {"pool_size": 40}}, "message": "more connections"},
-    },
-    "remove a key and the schema": {
-        "summary": "Remove a key (null) and drop the schema",
-        "value": {"config": {"features": None}, "schema": None},
-    },
-}
-
-
 class JsonPatchResponse(JSONResponse):
     media_type = JSON_PATCH_MEDIA_TYPE
-
-
-def require_merge_patch(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != MERGE_PATCH_MEDIA_TYPE:
-        raise HTTPException(
-            415,
-            detail=f"send the patch as {MERGE_PATCH_MEDIA_TYPE} (RFC 7396); "
-            f"got {media_type or 'no Content-Type header'!r}",
-        )
 
 
 @router.post(
@@ -101,9 +76,9 @@ def create_configuration(
 ) -> Configuration:
     configuration = service.create(data=body)
     response.headers["Location"] = request.url_for(
-        "get_configuration", configuration_id=configuration.id
+        "get_configuration", configuration_id=configuration.value.id
     ).path
-    created: Configuration = tagged(response, _versioned(configuration))
+    created: Configuration = tagged(response, configuration)
     return created
 
 
@@ -124,7 +99,7 @@ def get_configuration(
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     configuration = service.get(configuration_id=configuration_id)
-    return tagged_or_not_modified(response, _versioned(configuration), if_none_match)
+    return tagged_or_not_modified(response, configuration, if_none_match)
 
 
 @router.put(
@@ -149,7 +124,7 @@ def update_configuration(
     updated = service.update(
         configuration_id=configuration_id, changes=body, precondition=precondition
     )
-    written: Configuration = tagged(response, _versioned(updated))
+    written: Configuration = tagged(response, updated)
     return written
 
 
@@ -176,13 +151,16 @@ def patch_configuration(
         ),
     ],
     service: ConfigurationServiceDep,
+    settings: SettingsDep,
     precondition: PreconditionDep,
     response: Response,
 ) -> Configuration:
     patched = service.merge_patch(
-        configuration_id=configuration_id, patch=patch, precondition=precondition
+        configuration_id=configuration_id,
+        patch=parse_merge_patch(patch, max_json_depth=settings.max_json_depth),
+        precondition=precondition,
     )
-    written: Configuration = tagged(response, _versioned(patched))
+    written: Configuration = tagged(response, patched)
     return written
 
 
@@ -240,7 +218,7 @@ def get_revision(
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     found = service.get_revision(configuration_id=configuration_id, revision=revision)
-    return tagged_or_not_modified(response, Versioned(found, version=found.revision), if_none_match)
+    return tagged_or_not_modified(response, found, if_none_match)
 
 
 @router.post(
@@ -268,7 +246,7 @@ def restore_revision(
         message=body.message if body else None,
         precondition=precondition,
     )
-    written: Configuration = tagged(response, _versioned(restored))
+    written: Configuration = tagged(response, restored)
     return written
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.merge_patch_input import parse_merge_patch
 from api.v1.applications_test import JSON_HEADERS, assert_problem, create_application
 from api.v1.configurations_test import create_configuration, stored_configuration
 from api.v1.revisions_test import (
@@ -18,7 +19,6 @@ from api.v1.revisions_test import (
     url,
 )
 from database.pool import Database
-from services.configuration_service import ConfigurationService
 from services.errors import FieldProblem, InvalidRequest
 
 SCHEMA = {"type": "object", "properties": {"d": {"type": "integer"}}}
@@ -166,24 +166,21 @@ def test_a_patch_with_a_bad_result_is_422_and_changes_nothing(
 def test_a_patch_that_is_not_an_object_is_422(
     client: httpx.Client, database: Database, configuration: dict[str, Any], patch: Any
 ) -> None:
-    # The route's body type refuses it before the service sees it (see the next test).
+    # The route's body type refuses it before the parser sees it (see the next test).
     problem = assert_problem(merge_patch(client, configuration["id"], patch), 422, "dict_type")
     assert (problem["errors"][0]["location"], problem["errors"][0]["pointer"]) == ("body", "")
     assert_unchanged(database, configuration)
 
 
 @pytest.mark.parametrize("patch", [[], "text", 1, None])
-def test_the_service_refuses_a_patch_that_is_not_an_object(
+def test_the_parser_refuses_a_patch_that_is_not_an_object(
     database: Database, configuration: dict[str, Any], patch: Any
 ) -> None:
-    service = ConfigurationService(database, max_json_depth=32)
-
     with pytest.raises(InvalidRequest) as raised:
-        service.merge_patch(configuration_id=configuration["id"], patch=patch)
+        parse_merge_patch(patch, max_json_depth=32)
 
     assert raised.value.problems == [
         FieldProblem(
-            location="body",
             field="",
             rule="merge_patch_object",
             message="a merge patch of a configuration must be a JSON object",

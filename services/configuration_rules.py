@@ -1,0 +1,127 @@
+"""What a configuration may be: the state a write leaves, and the rules it must keep.
+
+Problems are named by pointers relative to the configuration's editable fields
+(`/config/database/pool_size`, `/schema`, `/name`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from models.configuration import Configuration, ConfigurationPatch, ConfigurationState, JsonObject
+from models.json_document import (
+    DocumentProblem,
+    find_document_problems,
+    json_pointer,
+    same_document,
+)
+from services.errors import FieldProblem, InvalidRequest
+from services.json_schema_rules import config_problems, schema_problems
+from services.merge_patch import apply_merge_patch
+
+
+@dataclass(frozen=True)
+class State:
+    """The editable part of a configuration: what a revision records."""
+
+    name: str
+    comments: str | None
+    config: JsonObject
+    schema: JsonObject | None
+
+    @classmethod
+    def of(cls, configuration: Configuration) -> State:
+        return cls(
+            name=configuration.name,
+            comments=configuration.comments,
+            config=configuration.config,
+            schema=configuration.json_schema,
+        )
+
+    def same_as(self, other: State) -> bool:
+        return (
+            (self.name, self.comments) == (other.name, other.comments)
+            and same_document(self.config, other.config)
+            and same_document(self.schema, other.schema)
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """How to get from the current state to the next, and what the revision records."""
+
+    apply: Callable[[Configuration], State]
+    message: str | None = None
+    restored_from: int | None = None
+
+    @property
+    def always_writes(self) -> bool:
+        """A restore always makes a revision; an edit only when something changed."""
+        return self.restored_from is not None
+
+
+def document_problems(problems: Sequence[DocumentProblem], root: str = "") -> list[FieldProblem]:
+    """Storage-rule problems of the document at `root` (a pointer), as field problems."""
+    return [
+        FieldProblem.at(root + problem.pointer, rule=problem.rule, message=problem.message)
+        for problem in problems
+    ]
+
+
+def raise_document_problems(document: object, root: str, *, max_depth: int) -> None:
+    problems = find_document_problems(document, max_depth=max_depth)
+    if problems:
+        raise InvalidRequest(document_problems(problems, root))
+
+
+def check_state(state: State, *, max_json_depth: int) -> None:
+    """Storage rules for config and schema, then the schema itself, then config against it."""
+    raise_document_problems(state.config, "/config", max_depth=max_json_depth)
+    if state.schema is None:
+        return
+    raise_document_problems(state.schema, "/schema", max_depth=max_json_depth)
+    problems = schema_problems(state.schema) or config_problems(state.config, state.schema)
+    if problems:
+        raise InvalidRequest(problems)
+
+
+def validation_problems(error: ValidationError) -> list[FieldProblem]:
+    return [
+        FieldProblem(
+            field=".".join(str(part) for part in item["loc"]),
+            rule=item["type"],
+            message=item["msg"],
+            pointer=json_pointer(item["loc"]),
+        )
+        for item in error.errors(include_url=False)
+    ]
+
+
+def patched_state(current: Configuration, patch: ConfigurationPatch) -> State:
+    """`current` with the merge patch applied; InvalidRequest when the result is not a
+    configuration (a member it may not have, a name removed, a config that is not an object)."""
+    target: dict[str, Any] = {
+        "name": current.name,
+        "comments": current.comments,
+        "config": current.config,
+        "schema": current.json_schema,
+    }
+    try:
+        state = ConfigurationState.model_validate(apply_merge_patch(target, patch.members))
+    except ValidationError as error:
+        raise InvalidRequest(validation_problems(error)) from error
+    return State(
+        name=state.name, comments=state.comments, config=state.config, schema=state.json_schema
+    )
+
+
+def unknown_application(application_id: str) -> FieldProblem:
+    return FieldProblem(
+        field="application_id",
+        rule="application_exists",
+        message=f"application {application_id} does not exist",
+    )
