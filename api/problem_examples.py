@@ -12,7 +12,8 @@ _DESCRIPTIONS = {
     404: "No such resource.",
     409: "The name is already taken.",
     413: "The body is larger than MAX_BODY_BYTES.",
-    412: "If-Match does not name the current ETag; the body gives the current revision.",
+    412: "If-Match does not name the current ETag, or If-None-Match does (or is `*`); the body "
+    "gives the current revision.",
     415: "The body is not sent with a supported Content-Type.",
     422: "The request breaks a rule; `errors` names each field and rule.",
     428: "REQUIRE_IF_MATCH is on and the write has no If-Match header.",
