@@ -43,7 +43,15 @@ ALLOWED: dict[tuple[str, str], str] = {
         "database/migration_runner.py",
         "_run_in_transaction",
     ): "runs a migration file as written: migration files are reviewed code, not values",
+    (
+        "repositories/repository.py",
+        "_fetch_one",
+    ): "runs the query a repository passes; its callers' queries are checked where they call it, "
+    "like execute()'s (see QUERY_RUNNERS)",
 }
+
+# Calls whose first argument is run as SQL: the driver's, and the repositories' shared helper.
+QUERY_RUNNERS = {"execute", "executemany", "mogrify", "_fetch_one"}
 
 
 @dataclass(frozen=True)
@@ -142,7 +150,7 @@ class _Checker(ast.NodeVisitor):
         if isinstance(function, ast.Attribute):
             if function.attr == "format" and looks_like_sql(_constant_text(function.value) or ""):
                 self.report(node, "SQL built with .format()")
-            executes = function.attr in {"execute", "executemany", "mogrify"} and node.args
+            executes = function.attr in QUERY_RUNNERS and node.args
             if executes and not self._safe_query(node.args[0], depth=0):
                 self.report(node, f"{function.attr}() of a query that is not a constant")
         self.generic_visit(node)
@@ -256,6 +264,8 @@ SAFE = [
     "    def get(self):\n        return self.one(Q)\n",
     'Q = "SELECT a " "FROM t"\ndef f(c):\n    c.execute(Q)\n',
     'def f(name):\n    return f"applied {name}"\n',
+    'Q = "SELECT a FROM t"\nclass R(Repository):\n    def get(self):\n'
+    "        return self._fetch_one(Q, {})\n",
 ]
 
 UNSAFE = [
@@ -274,6 +284,10 @@ UNSAFE = [
     ('Q = "SELECT a FROM t"\ndef f(c, i):\n    Q = i\n    c.execute(Q)\n', "not a constant"),
     ("def f(c, i):\n    c.execute(i.read())\n", "not a constant"),
     ('Q = "SELECT a FROM t"\ndef f(c, i, b):\n    c.execute(Q if b else i)\n', "not a constant"),
+    (
+        "class R(Repository):\n    def get(self, i):\n        return self._fetch_one(i, {})\n",
+        "not a",
+    ),
 ]
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.json_document import json_pointer
+
 API = "/api/v1"
 
 
 def operation_ref(path: str, method: str) -> str:
     """A JSON Pointer to an operation of this document (RFC 6901 escaping of the path)."""
-    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+    return "#" + json_pointer(("paths", path, method))
 
 
 def link(

@@ -25,12 +25,7 @@ from database.errors import (
     TransactionConflict,
     UnstorableValue,
 )
-from database.pool_events import (
-    IgnoringListener,
-    PoolListener,
-    PoolUsage,
-    classify_database_error,
-)
+from database.pool_events import IgnoringListener, PoolListener, PoolUsage
 
 logger = logging.getLogger(__name__)
 
@@ -227,38 +222,58 @@ def _is_connection_failure(error: psycopg2.Error) -> bool:
     return code is None or code.startswith(("08", "57P"))
 
 
-_TRANSLATIONS: list[tuple[type[psycopg2.Error], Callable[[], Exception]]] = [
+# The one classification of driver errors, first match wins: the kind a listener is told (a
+# metrics label, one of ERROR_KINDS) and what the service layers see instead of the driver error.
+_CLASSIFICATION: list[tuple[type[psycopg2.Error], str, Callable[[], Exception]]] = [
     (
         psycopg2.errors.QueryCanceled,
+        "statement_timeout",
         lambda: DatabaseUnavailable("the database did not answer within the statement timeout"),
     ),
     (
         psycopg2.errors.LockNotAvailable,
+        "lock_timeout",
         lambda: DatabaseUnavailable("the data is locked by another operation; try again"),
     ),
     (
         psycopg2.extensions.TransactionRollbackError,
+        "serialization",
         lambda: TransactionConflict("the write collided with a concurrent one; try again"),
     ),
     (
         psycopg2.OperationalError,
+        "connection",
         lambda: DatabaseUnavailable("the database is unreachable", retry_after_seconds=2),
     ),
     (
         psycopg2.InterfaceError,
+        "connection",
         lambda: DatabaseUnavailable("the database is unreachable", retry_after_seconds=2),
     ),
     (
         psycopg2.IntegrityError,
+        "integrity",
         lambda: ConstraintConflict("the change conflicts with the current state of the data"),
     ),
-    (psycopg2.DataError, lambda: UnstorableValue("a value cannot be stored by the database")),
+    (
+        psycopg2.DataError,
+        "data",
+        lambda: UnstorableValue("a value cannot be stored by the database"),
+    ),
 ]
+
+
+def classify_database_error(error: psycopg2.Error) -> str:
+    """A small, fixed vocabulary (ERROR_KINDS, a metrics label); the first match wins."""
+    for driver_error, kind, _ in _CLASSIFICATION:
+        if isinstance(error, driver_error):
+            return kind
+    return "other"
 
 
 def translate_database_error(error: psycopg2.Error) -> Exception:
     """Map a driver error onto what the service layers understand (first match wins)."""
-    for driver_error, translated in _TRANSLATIONS:
+    for driver_error, _, translated in _CLASSIFICATION:
         if isinstance(error, driver_error):
             return translated()
     return error

@@ -9,10 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import psycopg2
-import psycopg2.errors
-import psycopg2.extensions
-
 
 @dataclass(frozen=True)
 class PoolUsage:
@@ -28,7 +24,7 @@ class PoolListener(Protocol):
         """A borrower got a connection slot (or gave up) after waiting `seconds`."""
 
     def database_error(self, kind: str) -> None:
-        """A unit of work failed; `kind` is one of ERROR_KINDS."""
+        """A unit of work failed; `kind` is one of ERROR_KINDS (see database/pool.py)."""
 
 
 class IgnoringListener:
@@ -49,21 +45,3 @@ ERROR_KINDS = (
     "data",
     "other",
 )
-
-
-_KINDS: list[tuple[type[psycopg2.Error] | tuple[type[psycopg2.Error], ...], str]] = [
-    (psycopg2.errors.LockNotAvailable, "lock_timeout"),
-    (psycopg2.errors.QueryCanceled, "statement_timeout"),
-    (psycopg2.extensions.TransactionRollbackError, "serialization"),
-    ((psycopg2.OperationalError, psycopg2.InterfaceError), "connection"),
-    (psycopg2.IntegrityError, "integrity"),
-    (psycopg2.DataError, "data"),
-]
-
-
-def classify_database_error(error: psycopg2.Error) -> str:
-    """A small, fixed vocabulary (a metrics label); the first match wins."""
-    for driver_error, kind in _KINDS:
-        if isinstance(error, driver_error):
-            return kind
-    return "other"

@@ -1,20 +1,19 @@
 """SQL for applications. Rows in, models out; never commits.
 
-Writes are compare-and-set on `version` (the application's ETag): they change the row only if
-it is still the version the service read, and report otherwise by returning None / False.
+Writes are compare-and-set on `version` (which changes with every change of the application or
+of its list of configurations): they change the row only if it is still the version the
+service read, and report otherwise by returning None / False.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import psycopg2.errors
 from psycopg2.extras import RealDictCursor
 
-from database.pool import Connection
 from models.application import Application
 from models.versioned import Versioned
-from repositories.errors import DuplicateKey
+from repositories.repository import Repository, refusals_named
 
 INSERT_APPLICATION = """
     INSERT INTO applications (id, name, comments)
@@ -88,10 +87,7 @@ def application_from_row(row: dict[str, Any]) -> Versioned[Application]:
     return Versioned(application, version=row["version"])
 
 
-class ApplicationRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
+class ApplicationRepository(Repository):
     def add(
         self, *, application_id: str, name: str, comments: str | None
     ) -> Versioned[Application] | None:
@@ -125,10 +121,8 @@ class ApplicationRepository:
             "name": name,
             "comments": comments,
         }
-        try:
+        with refusals_named():
             row = self._fetch_one(UPDATE_APPLICATION_IF_VERSION, parameters)
-        except psycopg2.errors.UniqueViolation as error:
-            raise DuplicateKey(error.diag.constraint_name or "") from error
         return None if row is None else application_from_row(row)
 
     def bump_version(self, *, application_id: str) -> bool:
@@ -150,9 +144,3 @@ class ApplicationRepository:
         with self._connection.cursor() as cursor:
             cursor.execute(SELECT_CONFIGURATION_IDS, {"application_id": application_id})
             return [row[0] for row in cursor.fetchall()]
-
-    def _fetch_one(self, query: str, parameters: dict[str, Any]) -> dict[str, Any] | None:
-        with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
-            cursor.execute(query, parameters)
-            row: dict[str, Any] | None = cursor.fetchone()
-            return row

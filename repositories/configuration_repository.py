@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2.errors
 from psycopg2.extras import Json, RealDictCursor
 
-from database.pool import Connection
 from models.configuration import Configuration, ConfigurationRevision, JsonObject
-from repositories.errors import DuplicateKey, MissingReference
+from repositories.repository import Repository, refusals_named
 
 INSERT_CONFIGURATION = """
     WITH created AS (
@@ -134,10 +132,7 @@ def _json_or_null(document: JsonObject | None) -> Json | None:
     return None if document is None else Json(document)
 
 
-class ConfigurationRepository:
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
+class ConfigurationRepository(Repository):
     def add(
         self,
         *,
@@ -162,10 +157,8 @@ class ConfigurationRepository:
             "schema": _json_or_null(schema),
             "message": message,
         }
-        try:
+        with refusals_named():
             row = self._fetch_one(INSERT_CONFIGURATION, parameters)
-        except psycopg2.errors.ForeignKeyViolation as error:
-            raise MissingReference(error.diag.constraint_name or "") from error
         return None if row is None else configuration_from_row(row)
 
     def get(self, *, configuration_id: str, lock: bool = False) -> Configuration | None:
@@ -207,10 +200,8 @@ class ConfigurationRepository:
             "message": message,
             "restored_from": restored_from,
         }
-        try:
+        with refusals_named():
             row = self._fetch_one(UPDATE_CONFIGURATION_IF_REVISION, parameters)
-        except psycopg2.errors.UniqueViolation as error:
-            raise DuplicateKey(error.diag.constraint_name or "") from error
         return None if row is None else configuration_from_row(row)
 
     def delete_if_revision(self, *, configuration_id: str, expected_revision: int) -> bool:
@@ -235,9 +226,3 @@ class ConfigurationRepository:
             SELECT_REVISION, {"configuration_id": configuration_id, "revision": revision}
         )
         return None if row is None else revision_from_row(row)
-
-    def _fetch_one(self, query: str, parameters: dict[str, Any]) -> dict[str, Any] | None:
-        with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
-            cursor.execute(query, parameters)
-            row: dict[str, Any] | None = cursor.fetchone()
-            return row
