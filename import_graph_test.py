@@ -7,6 +7,7 @@ and the benchmark. `main` builds the app from the layers; nothing in them may im
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,17 @@ def test_the_check_sees_such_imports_and_only_those() -> None:
         "from . import sibling\nfrom api.problems import Problem\nimport maintenance\n"
     )
     assert forbidden_imports(source) == ["main", "testing", "testing.live_server"]
+
+
+HTTP_WORDS = re.compile(r"If-Match|If-None-Match|ETag|header|status code", re.IGNORECASE)
+BELOW_API = ("services", "models", "repositories", "database")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [path for path in production_modules() if path.relative_to(PROJECT).parts[0] in BELOW_API],
+    ids=lambda path: path.relative_to(PROJECT).as_posix(),
+)
+def test_no_http_words_below_api(path: Path) -> None:
+    """Services and what they use speak of versions and preconditions; api/ speaks HTTP."""
+    assert HTTP_WORDS.findall(path.read_text(encoding="utf-8")) == []

@@ -110,7 +110,7 @@ class ConfigurationService:
         check_state(state, max_json_depth=self._max_json_depth)
 
         def attempt(uow: UnitOfWork) -> Configuration:
-            # Locks the application first (as deletes do), and its ETag changes: its list of
+            # Locks the application first (as deletes do), and its version changes: its list of
             # configuration ids is about to.
             if not uow.applications.bump_version(application_id=data.application_id):
                 raise InvalidRequest([unknown_application(data.application_id)])
