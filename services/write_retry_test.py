@@ -142,10 +142,13 @@ def test_a_deadlock_victim_is_retried_and_both_writes_commit(
         thread.join(timeout=60)
 
     assert failures == []
-    assert sorted(results.values()) == [1, 2]  # one committed at once, the victim on its retry
-    victim = next(name for name, attempt in results.items() if attempt == 2)
-    assert stored_comments(other_session, first) == victim
-    assert stored_comments(other_session, second) == victim
+    assert set(results) == {"forward", "backward"}
+    # At least one was a deadlock victim and ran again (under load a retry can meet the other
+    # writer again, so it may take more than one).
+    assert max(results.values()) >= 2
+    # Each writer writes both rows: the one that committed last wrote both.
+    assert stored_comments(other_session, first) == stored_comments(other_session, second)
+    assert stored_comments(other_session, first) in results
 
 
 def test_a_lost_compare_and_set_is_retried_until_it_wins() -> None:
