@@ -21,7 +21,6 @@ from database.embedded import start_embedded_postgres
 from database.migration_runner import MigrationRunner
 from database.pool import Database
 from database.testing import temporary_database
-from main import open_database
 
 TEST_SERVER_DIRECTORY = PROJECT_ROOT / ".postgres" / "test"
 
@@ -72,7 +71,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def database(database_url: str) -> Iterator[Database]:
     """A pool on the session's database, for repository and service tests."""
-    pool = open_database(make_settings(database_url), database_url)
+    pool = Database.from_settings(make_settings(database_url), database_url)
     yield pool
     pool.close()
 

@@ -16,6 +16,7 @@ from api.conditional import (
     tagged_or_not_modified,
 )
 from api.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody
+from api.json_body import JsonLimitsRoute
 from api.links import CONFIGURATION_LINKS
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
@@ -31,7 +32,7 @@ from models.configuration import (
 from models.fields import ConfigurationId
 from models.versioned import Versioned
 
-router = APIRouter(prefix="/configurations", tags=["configurations"])
+router = APIRouter(prefix="/configurations", tags=["configurations"], route_class=JsonLimitsRoute)
 
 MERGE_PATCH_MEDIA_TYPE = "application/merge-patch+json"
 JSON_PATCH_MEDIA_TYPE = "application/json-patch+json"
