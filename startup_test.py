@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from config.settings import PROJECT_ROOT
 from database.testing import with_database_name
@@ -30,7 +29,7 @@ def environment(**settings: str) -> dict[str, str]:
 
 
 def run_main(command: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 (this interpreter, our own main.py)
         [sys.executable, "main.py", command],
         cwd=PROJECT_ROOT,
         env=environment(**settings),

@@ -50,4 +50,3 @@ def test_the_warning_says_what_happens_as_root(
     assert f"system user {SYSTEM_USER!r}" in message
     assert f"chmod go+rx {data.parent.parent} (700 -> 755)" in message
     assert f"{data} is given to that user" in message
-
