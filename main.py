@@ -59,7 +59,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.draining.set()
-        database.cancel_running()  # nothing runs after a graceful end; after a forced one
+        # After a graceful end nothing runs; after uvicorn cut requests off, their statements
+        # may: cancel them, or closing their connections would wait for them.
+        database.cancel_running()
         await run_in_threadpool(database.close)
 
 

@@ -127,7 +127,7 @@ class Settings(BaseSettings):
 def is_database_url(text: str) -> bool:
     """A postgresql:// or postgres:// URL, or a libpq `key=value` string libpq can parse."""
     scheme, separator, _ = text.partition("://")
-    if separator and f"{scheme.lower()}://" not in _URL_SCHEMES:
+    if separator and f"{scheme}://" not in _URL_SCHEMES:
         return False
     if not separator and "=" not in text:
         return False
