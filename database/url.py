@@ -7,17 +7,21 @@ import re
 import psycopg2
 
 from config.settings import Settings
-from database.embedded import start_embedded_postgres
+from database.embedded import running_embedded_postgres_url, start_embedded_postgres
 
 # libpq reports a refused connection as text only (psycopg2 gives no SQLSTATE for it); the
 # server's message for SQLSTATE 3D000 ends like this in its default (English) messages.
 _MISSING_DATABASE = re.compile(r'database "(?P<name>[^"]*)" does not exist')
 
 
-def resolve_database_url(settings: Settings) -> str:
-    """DATABASE_URL when set; otherwise the embedded server, started if needed."""
+def resolve_database_url(settings: Settings, *, join_running: bool = False) -> str:
+    """DATABASE_URL when set; otherwise the embedded server, started if needed. With
+    `join_running`, a running embedded server is used without this process becoming one of
+    its owners (see running_embedded_postgres_url)."""
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
+    if join_running and (url := running_embedded_postgres_url(settings.embedded_postgres_dir)):
+        return url
     return start_embedded_postgres(settings.embedded_postgres_dir)
 
 
