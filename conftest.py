@@ -19,7 +19,6 @@ from config.settings import PROJECT_ROOT, Settings
 from database.embedded import start_embedded_postgres
 from database.migration_runner import MigrationRunner
 from database.pool import Database
-from main import open_database
 from testing.databases import temporary_database
 from testing.live_server import LiveServer, run_live_server
 
@@ -72,7 +71,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def database(database_url: str) -> Iterator[Database]:
     """A pool on the session's database, for repository and service tests."""
-    pool = open_database(make_settings(database_url), database_url)
+    pool = Database.from_settings(make_settings(database_url), database_url)
     yield pool
     pool.close()
 

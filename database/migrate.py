@@ -12,7 +12,7 @@ import psycopg2
 
 from config.settings import SettingsError, load_settings
 from database.migration_runner import MigrationError, MigrationRunner, MigrationStatus
-from database.url import resolve_database_url
+from database.url import describe_connection_failure, resolve_database_url
 
 STATUS_MARKERS = {
     "applied": "applied",
@@ -32,7 +32,10 @@ def main(argv: list[str]) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
-    runner = MigrationRunner(resolve_database_url(settings))
+    runner = MigrationRunner(
+        resolve_database_url(settings),
+        connect_timeout_seconds=settings.database_connect_timeout_seconds,
+    )
     try:
         if arguments.command == "status":
             lines = status_lines(runner.status())
@@ -42,6 +45,9 @@ def main(argv: list[str]) -> int:
             lines = _up_lines(runner)
     except MigrationError as error:
         print(error, file=sys.stderr)
+        return 1
+    except psycopg2.OperationalError as error:
+        print(describe_connection_failure(error), file=sys.stderr)
         return 1
     except psycopg2.Error as error:
         print(f"database error: {str(error).strip()}", file=sys.stderr)

@@ -140,7 +140,7 @@ def test_refused_migration_exits_1_with_the_reason(
     assert err.startswith("refusing to migrate, nothing was done: 999_from_the_future applied")
 
 
-def test_unreachable_database_exits_1(
+def test_a_missing_database_is_named_in_one_line_and_exits_1(
     empty_database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     absent = with_database_name(empty_database_url, "config_service_no_such_database")
@@ -149,8 +149,9 @@ def test_unreachable_database_exits_1(
     code, out, err = run(["status"], capsys)
 
     assert (code, out) == (1, "")
-    assert err.startswith("database error: ")
-    assert '"config_service_no_such_database" does not exist' in err
+    assert err.startswith("database config_service_no_such_database does not exist (")
+    assert err.endswith("); create it, or point DATABASE_URL at one that does\n")
+    assert err.count("\n") == 1
 
 
 def test_invalid_setting_exits_2_and_names_it(

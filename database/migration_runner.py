@@ -127,9 +127,16 @@ class MigrationStatus:
 class MigrationRunner:
     """Applies, reverts and reports the migrations in `directory` on the database at `dsn`."""
 
-    def __init__(self, dsn: str, directory: Path = MIGRATIONS_DIRECTORY) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        directory: Path = MIGRATIONS_DIRECTORY,
+        *,
+        connect_timeout_seconds: int = 5,
+    ) -> None:
         self._dsn = dsn
         self._directory = directory
+        self._connect_timeout_seconds = connect_timeout_seconds
 
     def status(self) -> MigrationStatus:
         """Compare files and history. Read-only: creates nothing and takes no lock."""
@@ -193,7 +200,11 @@ class MigrationRunner:
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
-        connection = psycopg2.connect(self._dsn, application_name="config-service-migrate")
+        connection = psycopg2.connect(
+            self._dsn,
+            application_name="config-service-migrate",
+            connect_timeout=self._connect_timeout_seconds,
+        )
         try:
             yield connection
         finally:

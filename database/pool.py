@@ -18,6 +18,7 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2.pool import ThreadedConnectionPool
 
+from config.settings import Settings
 from database.errors import (
     ConstraintConflict,
     DatabaseUnavailable,
@@ -88,6 +89,45 @@ class Database:
             tcp_user_timeout=tcp_user_timeout_ms,
         )
         self._pool.minconn = min_size
+        # Set once the shutdown grace is over: work cancelled from then on is reported as such.
+        self._cancelled_for_shutdown = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, database_url: str, *, listener: PoolListener | None = None
+    ) -> Database:
+        """The pool the service runs on, configured from its settings (the one place that
+        maps DATABASE_* settings onto the pool)."""
+        return cls(
+            dsn=database_url,
+            min_size=settings.database_pool_min_size,
+            max_size=settings.database_pool_max_size,
+            wait_seconds=settings.database_pool_timeout_seconds,
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+            lock_timeout_ms=settings.database_lock_timeout_ms,
+            keepalives_idle_seconds=settings.database_keepalives_idle_seconds,
+            keepalives_interval_seconds=settings.database_keepalives_interval_seconds,
+            keepalives_count=settings.database_keepalives_count,
+            tcp_user_timeout_ms=settings.database_tcp_user_timeout_ms,
+            listener=listener,
+        )
+
+    def cancel_running(self) -> int:
+        """Shutdown: ask PostgreSQL to cancel the statement on every lent-out connection (from
+        any thread; psycopg2's cancel() does not wait for the query's thread). The work so cut
+        off fails with DatabaseUnavailable, and no connection is lent from now on. Returns how
+        many connections were lent out."""
+        self._cancelled_for_shutdown = True
+        lock, lent_out, _ = _pool_internals(self._pool)
+        with lock:
+            connections = list(lent_out.values())
+        for connection in connections:
+            try:
+                connection.cancel()
+            except psycopg2.Error:
+                logger.debug("could not cancel a statement at shutdown", exc_info=True)
+        return len(connections)
 
     def warm_up(self) -> None:
         """Open the idle connections now rather than on the first requests; never raises."""
@@ -138,6 +178,8 @@ class Database:
                 self.listener.database_error(classify_database_error(error))
                 if broken:
                     self._connection_failed()
+                if self._cancelled_for_shutdown:
+                    raise _shutting_down() from error
                 raise translate_database_error(error) from error
             finally:
                 stale = generation != self._failure_generation
@@ -150,7 +192,7 @@ class Database:
         with self._state_lock:
             self._waiting += 1
         try:
-            acquired = self._slots.acquire(timeout=self._wait_seconds)
+            acquired = self._wait_for_slot(deadline=started + self._wait_seconds)
         finally:
             with self._state_lock:
                 self._waiting -= 1
@@ -160,6 +202,16 @@ class Database:
             raise PoolExhausted(
                 f"no database connection became free within {self._wait_seconds:g} seconds"
             )
+
+    def _wait_for_slot(self, *, deadline: float) -> bool:
+        # In short slices, so that a shutdown cut-off also ends the waits for a connection.
+        while not self._cancelled_for_shutdown:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if self._slots.acquire(timeout=min(remaining, 0.1)):
+                return True
+        raise _shutting_down()
 
     def _connection_failed(self) -> None:
         with self._state_lock:
@@ -180,6 +232,8 @@ class Database:
                 raise
 
     def _checkout(self) -> Connection:
+        if self._cancelled_for_shutdown:
+            raise _shutting_down()
         connection = self._getconn()
         if connection.closed:
             self._pool.putconn(connection, close=True)
@@ -200,6 +254,12 @@ def _pool_internals(
 ) -> tuple[threading.Lock, dict[Any, Connection], list[Connection]]:
     """psycopg2 exposes no counts: its lock, its lent-out map and its idle list."""
     return pool._lock, pool._used, pool._pool  # type: ignore[attr-defined]
+
+
+def _shutting_down() -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        "the service is shutting down and cancelled this request's database work"
+    )
 
 
 def _rollback_quietly(connection: Connection) -> None:

@@ -16,7 +16,6 @@ import pytest
 from conftest import make_settings
 from database.errors import ConstraintConflict, DatabaseUnavailable, PoolExhausted, UnstorableValue
 from database.pool import Connection, Database, connect, translate_database_error
-from main import open_database
 from services.ids import new_id
 
 UNREACHABLE_DSN = "host=127.0.0.1 port=1 dbname=nothing user=nobody connect_timeout=1"
@@ -25,7 +24,7 @@ UNREACHABLE_DSN = "host=127.0.0.1 port=1 dbname=nothing user=nobody connect_time
 def small_pool(database_url: str, **overrides: Any) -> Database:
     values: dict[str, Any] = {"database_pool_max_size": 2, "database_pool_timeout_seconds": 0.2}
     values.update(overrides)
-    return open_database(make_settings(database_url, **values), database_url)
+    return Database.from_settings(make_settings(database_url, **values), database_url)
 
 
 @pytest.fixture

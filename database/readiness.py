@@ -58,7 +58,9 @@ class ReadinessProbe:
         if not database_answers:
             return CheckOutcome(passed=False, output="unknown: the database does not answer")
         try:
-            status = MigrationRunner(self._dsn).status()
+            status = MigrationRunner(
+                self._dsn, connect_timeout_seconds=self._connect_timeout_seconds
+            ).status()
         except psycopg2.Error as error:
             logger.warning("readiness: could not read the schema history: %s", error)
             return CheckOutcome(passed=False, output="could not read the schema history")

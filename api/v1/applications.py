@@ -14,6 +14,7 @@ from api.conditional import (
     tagged_or_not_modified,
 )
 from api.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
+from api.json_body import JsonLimitsRoute
 from api.links import APPLICATION_LINKS
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
@@ -26,7 +27,7 @@ from models.application import (
 from models.configuration import Configuration
 from models.fields import ApplicationId, ConfigurationId, Name
 
-router = APIRouter(prefix="/applications", tags=["applications"])
+router = APIRouter(prefix="/applications", tags=["applications"], route_class=JsonLimitsRoute)
 
 ApplicationIdPath = Annotated[
     ApplicationId, Path(description="The application's id (a ULID, either case).")

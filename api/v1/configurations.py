@@ -15,6 +15,7 @@ from api.conditional import (
     tagged_or_not_modified,
 )
 from api.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody, SettingsDep
+from api.json_body import JsonLimitsRoute
 from api.links import CONFIGURATION_LINKS
 from api.merge_patch_input import (
     MERGE_PATCH_EXAMPLES,
@@ -35,7 +36,7 @@ from models.configuration import (
 )
 from models.fields import ConfigurationId
 
-router = APIRouter(prefix="/configurations", tags=["configurations"])
+router = APIRouter(prefix="/configurations", tags=["configurations"], route_class=JsonLimitsRoute)
 
 JSON_PATCH_MEDIA_TYPE = "application/json-patch+json"
 MAX_REVISION = 2**31 - 1

@@ -206,8 +206,9 @@ def test_absurdly_deep_json_is_a_4xx_not_a_crash(
         + "}"
     )
     response = post_raw(client, body)
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+    assert [error["rule"] for error in response.json()["errors"]] == ["nesting_too_deep"]
 
 
 def test_documents_round_trip_unchanged(
