@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import jsonpatch
 from pydantic import TypeAdapter, ValidationError
 
 from database.pool import Database
@@ -42,6 +41,7 @@ from services.errors import (
     RevisionNotFound,
 )
 from services.ids import new_id
+from services.json_diff import diff as json_diff
 from services.json_schema_rules import config_problems, schema_problems
 from services.merge_patch import apply_merge_patch
 
@@ -151,8 +151,7 @@ class ConfigurationService:
             repository = ConfigurationRepository(connection)
             before = self._revision(repository, configuration_id, source)
             after = self._revision(repository, configuration_id, target)
-        operations: list[dict[str, Any]] = jsonpatch.make_patch(before.config, after.config).patch
-        return operations
+        return json_diff(before.config, after.config)
 
     # Writes
 
