@@ -99,3 +99,9 @@ def test_logging_config_picks_the_formatter_and_passes_the_secrets(
     assert config["filters"]["context"]["secrets"] == [CANARY]
     assert config["root"] == {"level": "INFO", "handlers": ["default"]}
     assert config["loggers"]["uvicorn.access"]["propagate"] is False
+
+
+def test_a_long_line_of_url_like_text_is_scrubbed_without_backtracking() -> None:
+    # With Python's re this line took minutes (quadratic); RE2 scans it once.
+    line = "a://x:" * 200_000 + "secret@host"
+    assert Redactor().redact(line) == "a://x:***@host"
