@@ -14,25 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.json_document import escape_pointer_token
+from models.json_document import escape_pointer_token, same_document
 
 MAX_ITEM_OPERATIONS = 16
 
 Operation = dict[str, Any]
-
-
-def _equal(left: object, right: object) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return left == right  # exact, also between int and float
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(
-            _equal(value, right[key]) for key, value in left.items()
-        )
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_equal, left, right))
-    return type(left) is type(right) and left == right
 
 
 def _diff_objects(
@@ -54,10 +40,10 @@ def _diff_arrays(
 ) -> None:
     shortest = min(len(before), len(after))
     prefix = 0
-    while prefix < shortest and _equal(before[prefix], after[prefix]):
+    while prefix < shortest and same_document(before[prefix], after[prefix]):
         prefix += 1
     suffix = 0
-    while suffix < shortest - prefix and _equal(before[-1 - suffix], after[-1 - suffix]):
+    while suffix < shortest - prefix and same_document(before[-1 - suffix], after[-1 - suffix]):
         suffix += 1
     removed = before[prefix : len(before) - suffix]
     added = after[prefix : len(after) - suffix]
@@ -80,7 +66,7 @@ def _diff(before: object, after: object, path: str, operations: list[Operation])
         _diff_objects(before, after, path, operations)
     elif isinstance(before, list) and isinstance(after, list):
         _diff_arrays(before, after, path, operations)
-    elif not _equal(before, after):
+    elif not same_document(before, after):
         operations.append({"op": "replace", "path": path, "value": after})
 
 

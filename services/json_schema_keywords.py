@@ -247,13 +247,20 @@ ConfigSchemaValidator: Any = validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+_INIT_FIELDS = [
+    (attribute.name, attribute.alias)
+    for attribute in fields(ConfigSchemaValidator)
+    if attribute.init
+]
+
+
 def _evolve_in_this_dialect(self: Any, **changes: Any) -> Any:
     # jsonschema's evolve switches to the stock class named by a subschema's $schema.
     changes.setdefault("schema", self.schema)
-    for attribute in fields(type(self)):
-        if attribute.init and attribute.alias not in changes:
-            changes[attribute.alias] = getattr(self, attribute.name)
-    return type(self)(**changes)
+    for name, alias in _INIT_FIELDS:
+        if alias not in changes:
+            changes[alias] = getattr(self, name)
+    return ConfigSchemaValidator(**changes)
 
 
 ConfigSchemaValidator.evolve = _evolve_in_this_dialect

@@ -17,7 +17,13 @@ from referencing.exceptions import Unresolvable
 from models.json_document import escape_pointer_token
 from services.errors import FieldProblem
 from services.json_schema_keywords import FORMAT_CHECKER, ConfigSchemaValidator
-from services.json_schema_work import TooExpensive, UnusablePattern, bounded_work, pattern_problem
+from services.json_schema_work import (
+    SCHEMA_WORK_BUDGET,
+    TooExpensive,
+    UnusablePattern,
+    bounded_work,
+    pattern_problem,
+)
 
 MAX_REPORTED_ERRORS = 50
 MAX_MESSAGE_LENGTH = 300
@@ -88,7 +94,7 @@ def schema_problems(schema: dict[str, Any]) -> list[FieldProblem]:
     cannot run, or remote $refs."""
     meta = ConfigSchemaValidator(ConfigSchemaValidator.META_SCHEMA, format_checker=FORMAT_CHECKER)
     try:
-        with bounded_work():
+        with bounded_work(SCHEMA_WORK_BUDGET):
             errors = list(meta.iter_errors(schema))
     except TooExpensive:
         return [_too_expensive("schema")]
