@@ -116,3 +116,9 @@ def test_watchfiles_reports_of_changes_are_not_logged_at_info() -> None:
     config = logging_config(level="debug", log_format="text")
 
     assert config["loggers"]["watchfiles"]["level"] == "WARNING"
+
+
+def test_a_long_line_of_url_like_text_is_scrubbed_without_backtracking() -> None:
+    # With Python's re this line took minutes (quadratic); RE2 scans it once.
+    line = "a://x:" * 200_000 + "secret@host"
+    assert Redactor().redact(line) == "a://x:***@host"

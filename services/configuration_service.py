@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonpatch
-
 from models.configuration import (
     Configuration,
     ConfigurationCreate,
@@ -39,6 +37,7 @@ from services.errors import (
     RevisionNotFound,
 )
 from services.ids import new_id
+from services.json_diff import diff as json_diff
 from services.preconditions import check_precondition
 from services.write_retry import StaleRead, retry_write
 
@@ -98,8 +97,7 @@ class ConfigurationService:
         with self._unit_of_work() as uow:
             before = _revision(uow.configurations, configuration_id, source)
             after = _revision(uow.configurations, configuration_id, target)
-        operations: list[dict[str, Any]] = jsonpatch.make_patch(before.config, after.config).patch
-        return operations
+        return json_diff(before.config, after.config)
 
     # Writes
 

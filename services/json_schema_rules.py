@@ -1,7 +1,9 @@
 """JSON Schema (2020-12) checks for configurations, with the `jsonschema` library.
 
 Only local references (`#...`) are allowed in a schema, and none is ever fetched: a schema comes
-from a client, and the service must not make network requests on a client's behalf.
+from a client, and the service must not make network requests on a client's behalf. Patterns
+must be ones RE2 can run (services/json_schema_keywords), and every check has a bounded cost
+(services/json_schema_work).
 """
 
 from __future__ import annotations
@@ -9,12 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import ValidationError
 from referencing.exceptions import Unresolvable
 
 from models.json_document import escape_pointer_token, json_pointer
 from services.errors import FieldProblem
+from services.json_schema_keywords import FORMAT_CHECKER, ConfigSchemaValidator
+from services.json_schema_work import (
+    SCHEMA_WORK_BUDGET,
+    TooExpensive,
+    UnusablePattern,
+    bounded_work,
+    pattern_problem,
+)
 
 MAX_REPORTED_ERRORS = 50
 MAX_MESSAGE_LENGTH = 300
@@ -53,11 +62,49 @@ def _remote_references(schema: object) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def _too_expensive(field: str) -> FieldProblem:
+    return FieldProblem(
+        field=field,
+        rule="json_schema_too_expensive",
+        message="checking the configuration against this schema would take too long; "
+        "use fewer or smaller subschemas, enums and patterns",
+        pointer="/" + field,
+    )
+
+
+def _pattern_problem(error: ValidationError) -> FieldProblem | None:
+    """A `pattern` or `patternProperties` key (format "regex" in the meta-schema) RE2 refuses."""
+    if error.validator != "format" or error.validator_value != "regex":
+        return None
+    pointer = _pointer(error.absolute_path)
+    if "propertyNames" in error.relative_schema_path:
+        pointer += "/" + escape_pointer_token(str(error.instance))
+    return FieldProblem(
+        field=_field("schema", pointer),
+        rule="json_schema_pattern_unsupported",
+        message=_shorten(pattern_problem(str(error.instance)) or "RE2 cannot run this pattern"),
+        pointer="/schema" + pointer,
+    )
+
+
 def schema_problems(schema: dict[str, Any]) -> list[FieldProblem]:
-    """Why `schema` cannot be used, if it cannot: not a valid 2020-12 schema, or remote $refs."""
+    """Why `schema` cannot be used, if it cannot: not a valid 2020-12 schema, a pattern RE2
+    cannot run, or remote $refs."""
+    meta = ConfigSchemaValidator(ConfigSchemaValidator.META_SCHEMA, format_checker=FORMAT_CHECKER)
     try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
+        with bounded_work(SCHEMA_WORK_BUDGET):
+            errors = list(meta.iter_errors(schema))
+    except TooExpensive:
+        return [_too_expensive("schema")]
+    patterns = sorted(
+        (problem for error in errors if (problem := _pattern_problem(error))),
+        key=lambda problem: problem.pointer or "",
+    )
+    if patterns:
+        return patterns[:MAX_REPORTED_ERRORS]
+    if errors:
+        # The first error, as jsonschema's check_schema reports.
+        error = errors[0]
         pointer = _pointer(error.absolute_path)
         return [
             FieldProblem(
@@ -82,9 +129,22 @@ def schema_problems(schema: dict[str, Any]) -> list[FieldProblem]:
 
 def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[FieldProblem]:
     """Every way `config` breaks `schema` (a schema that passed schema_problems)."""
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = ConfigSchemaValidator(schema, format_checker=FORMAT_CHECKER)
     try:
-        errors = list(validator.iter_errors(config))
+        with bounded_work():
+            errors = list(validator.iter_errors(config))
+    except TooExpensive:
+        return [_too_expensive("config")]
+    except UnusablePattern as error:
+        # Only a schema stored before patterns were checked can have one.
+        return [
+            FieldProblem(
+                field="schema",
+                rule="json_schema_pattern_unsupported",
+                message=_shorten(f"the pattern {error.pattern!r} cannot be used: {error.reason}"),
+                pointer="/schema",
+            )
+        ]
     except Unresolvable as error:
         return [
             FieldProblem(

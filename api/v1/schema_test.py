@@ -240,7 +240,27 @@ def test_a_config_satisfying_the_schema_is_written(
             "/schema/properties/a/minimum",
             "json_schema_invalid",
         ),
-        ({"pattern": "("}, "/schema/pattern", "json_schema_invalid"),
+        ({"pattern": "("}, "/schema/pattern", "json_schema_pattern_unsupported"),
+        (
+            {"properties": {"x": {"pattern": "(a)\\1"}}},
+            "/schema/properties/x/pattern",
+            "json_schema_pattern_unsupported",
+        ),
+        (
+            {"$defs": {"d": {"pattern": "a(?=b)"}}},
+            "/schema/$defs/d/pattern",
+            "json_schema_pattern_unsupported",
+        ),
+        (
+            {"patternProperties": {"(?<!a)b": {}}},
+            "/schema/patternProperties/(?<!a)b",
+            "json_schema_pattern_unsupported",
+        ),
+        (
+            {"allOf": [{"items": {"type": "integer"}}] * 20_000},
+            "/schema",
+            "json_schema_too_expensive",
+        ),
         ({"$ref": "#/$defs/missing"}, "/schema", "json_schema_unresolvable_ref"),
         ({"$ref": "#"}, "/schema", "json_schema_recursive_ref"),
         ({"allOf": [{"$ref": "#"}]}, "/schema", "json_schema_recursive_ref"),
@@ -358,3 +378,53 @@ def test_a_local_ref_under_a_remote_id_is_resolved_locally(
     assert_problem(invalid, 422, "json_schema")
     assert_problem(unresolvable, 422, "json_schema_unresolvable_ref")
     assert RecordingHandler.requests == []
+
+
+def test_a_backtracking_pattern_answers_at_once_with_422(
+    client: httpx.Client, application: dict[str, Any]
+) -> None:
+    schema = {"properties": {"x": {"type": "string", "pattern": "^(a+)+$"}}}
+    configuration = create_configuration(client, application["id"], config={}, schema=schema)
+
+    response = client.put(url(configuration["id"]), json={"config": {"x": "a" * 39 + "!"}})
+
+    problem = assert_problem(response, 422, "json_schema")
+    assert problem["errors"][0]["pointer"] == "/config/x"
+    assert problem["errors"][0]["message"] == (
+        f"'{'a' * 39}!' does not match '^(a+)+$' (schema rule /properties/x/pattern)"
+    )
+
+
+def test_a_huge_integer_under_multiple_of_a_fraction_is_checked_exactly(
+    client: httpx.Client, application: dict[str, Any]
+) -> None:
+    schema = {"properties": {"n": {"multipleOf": 0.5}, "m": {"multipleOf": 0.3}}}
+    configuration = create_configuration(client, application["id"], config={}, schema=schema)
+    big = 10**399
+
+    accepted = client.put(url(configuration["id"]), json={"config": {"n": big, "m": 3 * big}})
+    refused = client.put(url(configuration["id"]), json={"config": {"m": big + 1}})
+
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["config"] == {"n": big, "m": 3 * big}
+    problem = assert_problem(refused, 422, "json_schema")
+    assert problem["errors"][0]["pointer"] == "/config/m"
+    assert problem["errors"][0]["message"].startswith(f"{big + 1}"[:200])
+
+
+def test_unique_items_on_many_objects_uses_json_equality(
+    client: httpx.Client, application: dict[str, Any]
+) -> None:
+    schema = {"properties": {"items": {"uniqueItems": True}}}
+    configuration = create_configuration(client, application["id"], config={}, schema=schema)
+    distinct = [{"i": index, "flag": index % 2 == 0} for index in range(20_000)]
+
+    accepted = client.put(url(configuration["id"]), json={"config": {"items": distinct}})
+    refused = client.put(
+        url(configuration["id"]), json={"config": {"items": [*distinct, {"flag": True, "i": 0.0}]}}
+    )
+
+    assert accepted.status_code == 200, accepted.text
+    problem = assert_problem(refused, 422, "json_schema")
+    assert problem["errors"][0]["pointer"] == "/config/items"
+    assert problem["errors"][0]["message"].startswith("[{'i': 0, 'flag': True}, ")
