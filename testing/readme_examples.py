@@ -7,6 +7,7 @@ API section.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -23,6 +24,7 @@ ANY = "\u2026any\u2026"  # what `...` becomes inside an expected JSON body
 STATUS_LINE = re.compile(r"HTTP/[\d.]+ \d{3}( .*)?")
 HEADER_LINE = re.compile(r"([A-Za-z0-9-]+): ?(.*)")
 FIRST_ERROR_STATUS = 400
+REQUEST_SECONDS = 60
 VARIABLE_ASSIGNMENT = re.compile(r"^([A-Z_][A-Z0-9_]*)=")
 
 
@@ -216,8 +218,13 @@ def run_story(examples: list[Example], base_url: str, workspace: Path) -> list[O
             *(f'printf "%s=%s\\n" {name} "${name}" >> "{output}.vars"' for name in variables),
             f'touch "{output}.vars"',
         ]
+    # curl reads $CURL_HOME/.curlrc: no request of the story may hang the test.
+    (workspace / ".curlrc").write_text(f"max-time = {REQUEST_SECONDS}\n")
     subprocess.run(  # noqa: S603 (bash runs the README's own commands)
-        [shutil.which("bash") or "bash", "-c", "\n".join(script)], check=False, timeout=300
+        [shutil.which("bash") or "bash", "-c", "\n".join(script)],
+        env={**os.environ, "CURL_HOME": str(workspace)},
+        check=False,
+        timeout=600,
     )
     return [read_outcome(workspace, step) for step in range(len(examples))]
 
