@@ -11,7 +11,7 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
+import subprocess  # runs bash on the README's own commands  # nosec B404
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,7 +220,7 @@ def run_story(examples: list[Example], base_url: str, workspace: Path) -> list[O
         ]
     # curl reads $CURL_HOME/.curlrc: no request of the story may hang the test.
     (workspace / ".curlrc").write_text(f"max-time = {REQUEST_SECONDS}\n")
-    subprocess.run(  # noqa: S603 (bash runs the README's own commands)
+    subprocess.run(  # noqa: S603 (bash runs the README's own commands)  # nosec B603
         [shutil.which("bash") or "bash", "-c", "\n".join(script)],
         env={**os.environ, "CURL_HOME": str(workspace)},
         check=False,
