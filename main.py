@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import health, metrics
 from api.body_limit import BodyLimitMiddleware
+from api.docs import install_docs
 from api.header_limit import HeaderLimitMiddleware
 from api.openapi import DESCRIPTION, install_openapi
 from api.problems import install_problem_handlers
@@ -77,6 +78,8 @@ def create_app(
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # api/docs.py serves the pages without a CDN
+        redoc_url=None,
         openapi_tags=[
             {"name": "applications", "description": "Owners of configurations."},
             {"name": "configurations", "description": "Named JSON documents."},
@@ -98,6 +101,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)  # outermost: every response gets its id
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs(app)
     return app
 
 
