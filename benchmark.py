@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from benchmark_delivery import run_delivery
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url
@@ -46,6 +47,13 @@ def _free_port() -> int:
 
 @contextmanager
 def running_server(database_url: str) -> Iterator[str]:
+    with running_process(database_url) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def running_process(database_url: str) -> Iterator[tuple[str, int]]:
+    """The server's base URL and process id."""
     port = _free_port()
     environment = {
         **os.environ,
@@ -68,7 +76,7 @@ def running_server(database_url: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not become ready")
             time.sleep(0.1)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -174,12 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario (10)")
     parser.add_argument("--threads", type=int, default=8, help="client threads (8)")
     parser.add_argument("--configurations", type=int, default=100, help="to seed (100)")
+    parser.add_argument(
+        "--samples", type=int, default=200, help="write-to-waiting-client samples (200)"
+    )
+    parser.add_argument("--waiters", type=int, default=10_000, help="concurrent long polls (10000)")
     arguments = parser.parse_args(argv)
 
     server = resolve_database_url(load_settings())
     with temporary_database(server, prefix="config_service_benchmark") as database_url:
         MigrationRunner(database_url).up()
-        with running_server(database_url) as base_url, httpx.Client(base_url=base_url) as client:
+        with (
+            running_process(database_url) as first,
+            running_process(database_url) as second,
+            httpx.Client(base_url=first[0]) as client,
+        ):
+            base_url = first[0]
             application_id, *ids = seed(client, arguments.configurations)
             print(
                 f"{arguments.threads} client threads, {arguments.seconds:g} s per scenario, "
@@ -193,6 +210,15 @@ def main(argv: list[str] | None = None) -> int:
                     base_url, request, seconds=arguments.seconds, threads=arguments.threads
                 )
                 print(format_row(name, result, arguments.seconds), flush=True)
+            run_delivery(
+                first=first,
+                second=second,
+                seconds=arguments.seconds,
+                threads=arguments.threads,
+                configurations=arguments.configurations,
+                samples=arguments.samples,
+                waiters=arguments.waiters,
+            )
     return 0
 
 

@@ -6,6 +6,7 @@ import pytest
 
 import benchmark
 from benchmark import Result, format_row
+from benchmark_delivery import Throughput, parse_wrk
 
 
 def test_the_benchmark_runs_every_scenario_without_errors(
@@ -13,12 +14,13 @@ def test_the_benchmark_runs_every_scenario_without_errors(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", server_url)
 
-    assert benchmark.main(["--seconds", "0.2", "--threads", "2", "--configurations", "3"]) == 0
+    arguments = ["--seconds", "0.2", "--threads", "2", "--configurations", "3"]
+    assert benchmark.main([*arguments, "--samples", "3", "--waiters", "20"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "2 client threads, 0.2 s per scenario, 3 configurations; latencies in ms"
     assert lines[1].split() == ["scenario", "requests", "req/s", "p50", "p95", "p99", "errors"]
-    rows = {line[:28].strip(): line[28:].split() for line in lines[2:]}
+    rows = {line[:28].strip(): line[28:].split() for line in lines[2:6]}
     assert list(rows) == [
         "GET configuration",
         "GET, If-None-Match (304)",
@@ -26,6 +28,33 @@ def test_the_benchmark_runs_every_scenario_without_errors(
         "GET list of 100",
     ]
     assert [columns[-1] for columns in rows.values()] == ["0", "0", "0", "0"]
+    assert lines[7].startswith("Delivery reads, load from ")
+    delivery = {line[:34].strip(): line[34:].split() for line in lines[9:13]}
+    assert list(delivery) == [
+        "GET /health/live (ceiling)",
+        "GET configuration by id",
+        "GET values by name",
+        "GET by id, If-None-Match (304)",
+    ]
+    assert delivery["GET /health/live (ceiling)"][1] == "1.00"
+    assert [columns[-1] for columns in delivery.values()] == ["0", "0", "0", "0"]
+    assert lines[14].startswith("Write on one instance to a waiting client's answer on the other")
+    assert lines[15].startswith("20 concurrent long polls on one instance")
+    assert lines[15].endswith("one write answered 20 with 200 in " + lines[15].split(" in ")[-1])
+
+
+def test_wrk_output_is_read_in_seconds_and_milliseconds() -> None:
+    output = """Running 1s test @ http://127.0.0.1:1
+  Latency Distribution
+     50%  812.00us
+     75%    1.20ms
+     90%    2.00ms
+     99%    1.50s
+  1000 requests in 1.00s, 1.00MB read
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1234.50
+"""
+    assert parse_wrk(output) == Throughput(1234.5, 0.812, 1500.0, 7)
 
 
 def test_a_row_with_too_few_samples_shows_dashes() -> None:

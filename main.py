@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import health, metrics
 from api.body_limit import BodyLimitMiddleware
+from api.delivery import start_delivery, stop_delivery
 from api.docs import install_docs
 from api.header_limit import HeaderLimitMiddleware
 from api.openapi import DESCRIPTION, install_openapi
@@ -57,10 +58,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.readiness = ReadinessProbe(
         database_url, connect_timeout_seconds=settings.database_connect_timeout_seconds
     )
+    await start_delivery(app, database, database_url)
     try:
         yield
     finally:
         app.state.draining.set()
+        await stop_delivery(app)
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements
         # may: cancel them, or closing their connections would wait for them.
         database.cancel_running()

@@ -32,7 +32,10 @@ from testing.live_server import LiveServer, run_live_server
 
 # The document as the code builds it; the first test proves the running service serves this one.
 DOCUMENT = create_app(Settings(_env_file=None)).openapi()  # type: ignore[call-arg]
-schema = from_dict(DOCUMENT)
+# Event streams never end, so a generated request to one would never be answered; they are
+# tested in api/v1/events_test.py.
+STREAMS = r"/events$"
+schema = from_dict(DOCUMENT).exclude(path_regex=STREAMS)
 
 EMPTY_DATABASE = "TRUNCATE applications CASCADE"
 CONFIGURATIONS = "/api/v1/configurations"
@@ -48,7 +51,8 @@ def fuzz_database_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def fuzz_server(fuzz_database_url: str) -> Iterator[LiveServer]:
-    with run_live_server(make_settings(fuzz_database_url)) as server:
+    # Bounded long polls: a generated `If-None-Match: *` with `Prefer: wait=N` really waits.
+    with run_live_server(make_settings(fuzz_database_url, long_poll_max_seconds=1)) as server:
         yield server
 
 
@@ -79,7 +83,7 @@ def test_sequences_of_operations_keep_the_contract(
 ) -> None:
     """The stateful phase: follows the document's links (create, then read, update, patch,
     restore, diff, delete, read again...) and checks every response on the way."""
-    live = from_url(f"{fuzz_server.url}/openapi.json")
+    live = from_url(f"{fuzz_server.url}/openapi.json").exclude(path_regex=STREAMS)
 
     class Workflow(live.as_state_machine()):  # type: ignore[misc]
         """Schemathesis' state machine, on an emptied database, knowing about one cascade."""

@@ -88,6 +88,24 @@ class Settings(BaseSettings):
         default=False,
         description="Refuse writes (PUT, PATCH, DELETE, restore) without If-Match, with 428.",
     )
+    config_cache_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        le=2**40,
+        description="Memory for cached configuration responses per process (0: no cache).",
+    )
+    change_log_retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        le=24 * 366,
+        description="How long change log records are kept for clients that resume.",
+    )
+    long_poll_max_seconds: int = Field(
+        default=60, ge=1, le=3600, description="The longest `Prefer: wait` honoured."
+    )
+    events_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, le=3600, description="Idle event streams get a comment this often."
+    )
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: LogLevel = "info"

@@ -424,6 +424,8 @@ def test_real_migrations_up_down_up(empty_database_url: str) -> None:
         "WHERE table_schema = 'public' AND collation_name = 'C' ORDER BY table_name, column_name",
     ) == [
         ("applications", "id"),
+        ("change_log", "application_id"),
+        ("change_log", "configuration_id"),
         ("configuration_revisions", "configuration_id"),
         ("configurations", "application_id"),
         ("configurations", "id"),

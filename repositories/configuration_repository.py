@@ -100,6 +100,34 @@ SELECT_REVISION = """
 """
 
 
+SELECT_CONFIGURATION_BY_NAMES = """
+    SELECT applications.id AS owner_id, configurations.id, configurations.application_id,
+           configurations.name, configurations.comments, configurations.config,
+           configurations.schema, configurations.revision, configurations.created_at,
+           configurations.updated_at
+    FROM applications
+    LEFT JOIN configurations
+           ON configurations.application_id = applications.id
+          AND configurations.name = %(name)s
+    WHERE applications.name = %(application_name)s
+"""
+
+SELECT_REVISION_BY_NAMES = """
+    SELECT configuration_revisions.configuration_id, configuration_revisions.revision,
+           configuration_revisions.name, configuration_revisions.comments,
+           configuration_revisions.config, configuration_revisions.schema,
+           configuration_revisions.message, configuration_revisions.restored_from,
+           configuration_revisions.created_at
+    FROM applications
+    JOIN configurations
+      ON configurations.application_id = applications.id AND configurations.name = %(name)s
+    JOIN configuration_revisions
+      ON configuration_revisions.configuration_id = configurations.id
+     AND configuration_revisions.revision = %(revision)s
+    WHERE applications.name = %(application_name)s
+"""
+
+
 def configuration_from_row(row: dict[str, Any]) -> Configuration:
     return Configuration(
         id=row["id"],
@@ -168,6 +196,24 @@ class ConfigurationRepository(Repository):
             {"id": configuration_id},
         )
         return None if row is None else configuration_from_row(row)
+
+    def get_by_names(
+        self, *, application_name: str, name: str
+    ) -> tuple[bool, Configuration | None]:
+        """(whether the application exists, its configuration of that name or None)."""
+        row = self._fetch_one(
+            SELECT_CONFIGURATION_BY_NAMES, {"application_name": application_name, "name": name}
+        )
+        if row is None:
+            return False, None
+        return True, None if row["id"] is None else configuration_from_row(row)
+
+    def get_revision_by_names(
+        self, *, application_name: str, name: str, revision: int
+    ) -> ConfigurationRevision | None:
+        parameters = {"application_name": application_name, "name": name, "revision": revision}
+        row = self._fetch_one(SELECT_REVISION_BY_NAMES, parameters)
+        return None if row is None else revision_from_row(row)
 
     def list_page(
         self, *, application_id: str, after: str | None, limit: int

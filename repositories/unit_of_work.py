@@ -1,8 +1,8 @@
 """A unit of work: one transaction, and the repositories that work in it.
 
 Services open one with `with self._unit_of_work() as uow:` and reach the data through
-`uow.applications` and `uow.configurations`; the transaction commits when the block ends and
-rolls back when it raises. A new repository is added here, once.
+`uow.applications`, `uow.configurations` and `uow.change_log`; the transaction commits when
+the block ends and rolls back when it raises. A new repository is added here, once.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from database.pool import Connection, Database
 from repositories.application_repository import ApplicationRepository
+from repositories.change_log_repository import ChangeLogRepository
 from repositories.configuration_repository import ConfigurationRepository
 
 
@@ -19,6 +20,8 @@ class UnitOfWork:
     def __init__(self, connection: Connection) -> None:
         self.applications = ApplicationRepository(connection)
         self.configurations = ConfigurationRepository(connection)
+        # Appends must come last in a writing transaction (see change_log_repository.py).
+        self.change_log = ChangeLogRepository(connection)
 
 
 UnitOfWorkFactory = Callable[[], AbstractContextManager[UnitOfWork]]

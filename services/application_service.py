@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.application import Application, ApplicationCreate, ApplicationDetail, ApplicationUpdate
+from models.change import ChangeEntry, ChangeKind
 from models.page import Page
 from models.versioned import Precondition, Versioned, last_writer_wins
 from repositories.errors import DuplicateKey
@@ -98,6 +99,13 @@ class ApplicationService:
             if written is None:
                 raise StaleRead(resource=RESOURCE, resource_id=application_id)
             ids = uow.applications.configuration_ids(application_id=application_id)
+            if name != current.value.name:
+                # Clients find configurations by application name: caches must know. Last in
+                # the transaction: it holds the change log's head until commit.
+                uow.change_log.append(
+                    application_id=application_id,
+                    entries=[ChangeEntry(kind=ChangeKind.APPLICATION_RENAMED)],
+                )
             return _detail(written, ids)
 
         return retry_write(self._unit_of_work, attempt)
@@ -105,9 +113,15 @@ class ApplicationService:
     def delete(self, *, application_id: str, precondition: Precondition | None = None) -> None:
         def attempt(uow: UnitOfWork) -> None:
             current = _current(uow, application_id, precondition)
+            # Creating a configuration changes the version, so this list stays complete.
+            deleted = uow.change_log.configurations_of(application_id=application_id)
             if not uow.applications.delete_if_version(
                 application_id=application_id, expected_version=current.version
             ):
                 raise StaleRead(resource=RESOURCE, resource_id=application_id)
+            uow.change_log.append(
+                application_id=application_id,
+                entries=[*deleted, ChangeEntry(kind=ChangeKind.APPLICATION_DELETED)],
+            )
 
         retry_write(self._unit_of_work, attempt)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.change import ChangeEntry, ChangeKind
 from models.configuration import (
     Configuration,
     ConfigurationCreate,
@@ -123,6 +124,7 @@ class ConfigurationService:
             )
             if created is None:
                 raise ConfigurationNameTaken(application_id=data.application_id, name=data.name)
+            record_change(uow, created, ChangeKind.CREATED)
             return created
 
         return versioned(retry_write(self._unit_of_work, attempt))
@@ -203,6 +205,7 @@ class ConfigurationService:
                 configuration_id=configuration_id, expected_revision=current.revision
             ):
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
+            record_change(uow, current, ChangeKind.DELETED)
 
         retry_write(self._unit_of_work, attempt)
 
@@ -242,9 +245,23 @@ class ConfigurationService:
             if written is None:
                 # Another writer got there first; the next attempt starts from its revision.
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
+            kind = ChangeKind.RESTORED if change.restored_from else ChangeKind.UPDATED
+            record_change(uow, written, kind)
             return written
 
         return versioned(retry_write(self._unit_of_work, attempt))
+
+
+def record_change(uow: UnitOfWork, configuration: Configuration, kind: ChangeKind) -> None:
+    """Append the change to the change log; the last statement of the write's transaction."""
+    deleted = kind is ChangeKind.DELETED
+    entry = ChangeEntry(
+        kind=kind,
+        configuration_id=configuration.id,
+        name=configuration.name,
+        revision=None if deleted else configuration.revision,
+    )
+    uow.change_log.append(application_id=configuration.application_id, entries=[entry])
 
 
 def _revision(

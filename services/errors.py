@@ -114,3 +114,41 @@ class PreconditionFailed(DomainError):
         self.resource_id = resource_id
         self.current = current
         self.unwanted = unwanted
+
+
+class NamedNotFound(NotFound):
+    """Nothing has this name (values are read by application and configuration name)."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        DomainError.__init__(self, message)
+        self.resource_id = name
+
+
+class ApplicationNameNotFound(NamedNotFound):
+    resource = "application"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no application is named {name!r}", name=name)
+
+
+class ConfigurationNameNotFound(NamedNotFound):
+    resource = "configuration"
+
+    def __init__(self, *, application_name: str, name: str) -> None:
+        super().__init__(
+            f"application {application_name!r} has no configuration named {name!r}", name=name
+        )
+
+
+class ChangePositionExpired(DomainError):
+    """A reader asked for changes after a position the change log no longer holds (or never
+    held): it must read everything again and continue from `head`."""
+
+    def __init__(self, *, position: int, oldest: int | None, head: int) -> None:
+        kept = f"it keeps positions {oldest} to {head}" if oldest is not None else "it is empty"
+        super().__init__(
+            f"the change log no longer holds position {position} ({kept}); read every "
+            f"configuration again, then continue after position {head}"
+        )
+        self.position = position
+        self.head = head

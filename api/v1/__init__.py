@@ -1,7 +1,9 @@
 from fastapi import APIRouter
 
-from api.v1 import applications, configurations
+from api.v1 import applications, configurations, events, values
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(applications.router)
 router.include_router(configurations.router)
+router.include_router(values.router)
+router.include_router(events.router)

@@ -13,6 +13,7 @@ from api.conditional import (
     tagged,
     tagged_or_not_modified,
 )
+from api.delivery import DeliveryDep
 from api.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
 from api.json_body import JsonLimitsRoute
 from api.links import APPLICATION_LINKS
@@ -126,10 +127,12 @@ def update_application(
     application_id: ApplicationIdPath,
     body: ApplicationUpdate,
     service: ApplicationServiceDep,
+    delivery: DeliveryDep,
     precondition: PreconditionDep,
     response: Response,
 ) -> ApplicationDetail:
     updated = service.update(application_id=application_id, changes=body, precondition=precondition)
+    delivery.application_changed(application_id, deleted=False)
     detail: ApplicationDetail = tagged(response, updated)
     return detail
 
@@ -141,9 +144,13 @@ def update_application(
     responses=problem_responses(404, 412, 422, 428, 503),
 )
 def delete_application(
-    application_id: ApplicationIdPath, service: ApplicationServiceDep, precondition: PreconditionDep
+    application_id: ApplicationIdPath,
+    service: ApplicationServiceDep,
+    delivery: DeliveryDep,
+    precondition: PreconditionDep,
 ) -> None:
     service.delete(application_id=application_id, precondition=precondition)
+    delivery.application_changed(application_id, deleted=True)
 
 
 @router.get(

@@ -14,6 +14,13 @@ from api.conditional import (
     tagged,
     tagged_or_not_modified,
 )
+from api.delivery import DeliveryDep, by_id, get_delivery, read_until_changed
+from api.delivery_docs import (
+    DELIVERY_HEADERS_DOC,
+    NOT_MODIFIED_WAIT_DOC,
+    READ_HEADERS_DOC,
+    delivery_response,
+)
 from api.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody, SettingsDep
 from api.json_body import JsonLimitsRoute
 from api.links import CONFIGURATION_LINKS
@@ -72,10 +79,12 @@ class JsonPatchResponse(JSONResponse):
 def create_configuration(
     body: ConfigurationCreate,
     service: ConfigurationServiceDep,
+    delivery: DeliveryDep,
     request: Request,
     response: Response,
 ) -> Configuration:
     configuration = service.create(data=body)
+    delivery.written(configuration.value)
     response.headers["Location"] = request.url_for(
         "get_configuration", configuration_id=configuration.value.id
     ).path
@@ -86,21 +95,22 @@ def create_configuration(
 @router.get(
     "/{configuration_id}",
     summary="Get a configuration",
+    description="Served from this instance's memory when it can be trusted. With "
+    "If-None-Match and `Prefer: wait=N` this is a long poll (see the values route).",
     response_model=Configuration,
+    openapi_extra=READ_HEADERS_DOC,
     responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **NOT_MODIFIED,
+        200: {"headers": DELIVERY_HEADERS_DOC},
+        **NOT_MODIFIED_WAIT_DOC,
         **problem_responses(404, 422, 503),
     },
 )
-def get_configuration(
-    configuration_id: ConfigurationIdPath,
-    service: ConfigurationServiceDep,
-    response: Response,
-    if_none_match: IfNoneMatch = None,
-) -> Any:
-    configuration = service.get(configuration_id=configuration_id)
-    return tagged_or_not_modified(response, configuration, if_none_match)
+async def get_configuration(configuration_id: ConfigurationIdPath, request: Request) -> Any:
+    if_none_match = request.headers.get("if-none-match")
+    outcome = await read_until_changed(
+        get_delivery(request), request, by_id(configuration_id), if_none_match
+    )
+    return delivery_response(outcome, outcome.entry.resource_body)
 
 
 @router.put(
@@ -119,12 +129,14 @@ def update_configuration(
     configuration_id: ConfigurationIdPath,
     body: ConfigurationUpdate,
     service: ConfigurationServiceDep,
+    delivery: DeliveryDep,
     precondition: PreconditionDep,
     response: Response,
 ) -> Configuration:
     updated = service.update(
         configuration_id=configuration_id, changes=body, precondition=precondition
     )
+    delivery.written(updated.value)
     written: Configuration = tagged(response, updated)
     return written
 
@@ -152,6 +164,7 @@ def patch_configuration(
         ),
     ],
     service: ConfigurationServiceDep,
+    delivery: DeliveryDep,
     settings: SettingsDep,
     precondition: PreconditionDep,
     response: Response,
@@ -161,6 +174,7 @@ def patch_configuration(
         patch=parse_merge_patch(patch, max_json_depth=settings.max_json_depth),
         precondition=precondition,
     )
+    delivery.written(patched.value)
     written: Configuration = tagged(response, patched)
     return written
 
@@ -174,9 +188,11 @@ def patch_configuration(
 def delete_configuration(
     configuration_id: ConfigurationIdPath,
     service: ConfigurationServiceDep,
+    delivery: DeliveryDep,
     precondition: PreconditionDep,
 ) -> None:
     service.delete(configuration_id=configuration_id, precondition=precondition)
+    delivery.deleted(configuration_id)
 
 
 @router.get(
@@ -237,6 +253,7 @@ def restore_revision(
     configuration_id: ConfigurationIdPath,
     revision: RevisionPath,
     service: ConfigurationServiceDep,
+    delivery: DeliveryDep,
     precondition: PreconditionDep,
     response: Response,
     body: RestoreRequest | None = None,
@@ -247,6 +264,7 @@ def restore_revision(
         message=body.message if body else None,
         precondition=precondition,
     )
+    delivery.written(restored.value)
     written: Configuration = tagged(response, restored)
     return written
 

@@ -1,0 +1,95 @@
+"""GET /api/v1/values/{application_name}/{configuration_name}: the document itself, by name.
+
+Async, so that a read served from memory costs no threadpool hop and a long poll holds no
+thread: the database is only reached through `run_in_threadpool` on a cache miss.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import unquote_to_bytes
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from api.conditional import none_match
+from api.delivery import by_names, get_delivery, read_until_changed
+from api.delivery_docs import (
+    DELIVERY_HEADERS_DOC,
+    DOCUMENT_EXAMPLE,
+    NOT_MODIFIED_WAIT_DOC,
+    READ_HEADERS_DOC,
+    delivery_response,
+)
+from api.problems import entity_tag, problem_responses
+from api.response_cache import json_bytes
+from api.v1.configurations import MAX_REVISION
+
+router = APIRouter(tags=["delivery"])
+
+
+def names_from_raw_path(request: Request) -> tuple[str, str]:
+    """The two names, split on the raw path: Starlette has already decoded `%2F` to `/` in
+    the path it routes on, so only the raw one tells a `/` in a name from a separator."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    segments = raw.split(b"/")
+    if len(segments) < 3 or segments[-3] != b"values":  # noqa: PLR2004
+        raise HTTPException(
+            404,
+            detail="a values path is /api/v1/values/{application_name}/{configuration_name}"
+            " with `/` in a name written as %2F",
+        )
+    try:
+        return unquote_to_bytes(segments[-2]).decode(), unquote_to_bytes(segments[-1]).decode()
+    except UnicodeDecodeError:
+        raise HTTPException(404, detail="a name in the path is not valid UTF-8") from None
+
+
+@router.get(
+    "/values/{application_name}/{configuration_name:path}",
+    summary="Get a configuration's document by name",
+    description="The document itself (not wrapped), served from this instance's memory when "
+    "it can be trusted. Percent-encode the names (a space as `%20`, `/` as `%2F`). "
+    "`?revision=N` gives an older revision's document. With If-None-Match and `Prefer: "
+    "wait=N` this is a long poll.",
+    response_class=Response,
+    openapi_extra=READ_HEADERS_DOC,
+    responses={
+        200: {
+            "description": "The document.",
+            "headers": DELIVERY_HEADERS_DOC,
+            "content": {"application/json": {"example": DOCUMENT_EXAMPLE}},
+        },
+        **NOT_MODIFIED_WAIT_DOC,
+        **problem_responses(404, 422, 503),
+    },
+)
+async def get_values(
+    request: Request,
+    application_name: Annotated[str, Path(description="The application's name.")],
+    configuration_name: Annotated[str, Path(description="The configuration's name.")],
+    revision: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_REVISION, description="An older revision's document instead."),
+    ] = None,
+) -> Response:
+    del application_name, configuration_name  # read from the raw path
+    if_none_match = request.headers.get("if-none-match")
+    application_name, name = names_from_raw_path(request)
+    delivery = get_delivery(request)
+    if revision is not None:
+        found = await run_in_threadpool(
+            delivery.service.get_revision_by_names,
+            application_name=application_name,
+            name=name,
+            revision=revision,
+        )
+        headers = {"ETag": entity_tag(found.revision), "Config-Revision": str(found.revision)}
+        if none_match(if_none_match, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        return Response(json_bytes(found.config), media_type="application/json", headers=headers)
+    outcome = await read_until_changed(
+        delivery, request, by_names(application_name, name), if_none_match
+    )
+    return delivery_response(outcome, outcome.entry.document_body)

@@ -1,0 +1,229 @@
+"""The change log against the real PostgreSQL: what each write records, exact resume under
+concurrent writers, and expiry."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from conftest import make_settings
+from database.migration_runner import MigrationRunner
+from database.pool import Database
+from models.application import ApplicationCreate, ApplicationUpdate
+from models.change import Change, ChangeKind
+from models.configuration import ConfigurationCreate, ConfigurationUpdate
+from repositories.change_log_repository import ChangeLogRepository
+from repositories.unit_of_work import unit_of_work_factory
+from services.application_service import ApplicationService
+from services.configuration_service import ConfigurationService
+from services.delivery_service import DeliveryService, prune_change_log
+from services.errors import ChangePositionExpired
+from testing.databases import temporary_database
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(6)}"
+
+
+def _head(database: Database) -> int:
+    with database.transaction() as connection:
+        return ChangeLogRepository(connection).bounds()[0]
+
+
+def changes_since(database: Database, position: int, application_id: str) -> list[Change]:
+    return DeliveryService(unit_of_work_factory(database)).changes_after(
+        position=position, limit=10_000, application_id=application_id
+    )
+
+
+@pytest.fixture
+def services(database: Database) -> tuple[ApplicationService, ConfigurationService]:
+    return ApplicationService(unit_of_work_factory(database)), ConfigurationService(
+        unit_of_work_factory(database), max_json_depth=32
+    )
+
+
+def test_every_write_records_its_change_in_order(
+    database: Database, services: tuple[ApplicationService, ConfigurationService]
+) -> None:
+    applications, configurations = services
+    application = applications.create(data=ApplicationCreate(name=unique_name("app"))).value
+    start = _head(database)
+
+    first = configurations.create(
+        data=ConfigurationCreate(application_id=application.id, name="first", config={"a": 1})
+    )
+    second = configurations.create(
+        data=ConfigurationCreate(application_id=application.id, name="second", config={})
+    )
+    configurations.update(
+        configuration_id=first.value.id,
+        changes=ConfigurationUpdate(config={"a": 2}, name="renamed"),
+    )
+    configurations.update(
+        configuration_id=first.value.id, changes=ConfigurationUpdate(config={"a": 2})
+    )
+    configurations.restore(configuration_id=first.value.id, revision=1)
+    configurations.delete(configuration_id=second.value.id)
+    applications.update(application_id=application.id, changes=ApplicationUpdate(comments="c"))
+    applications.update(
+        application_id=application.id, changes=ApplicationUpdate(name=unique_name("moved"))
+    )
+    applications.delete(application_id=application.id)
+
+    recorded = changes_since(database, start, application.id)
+    assert [
+        (change.kind, change.configuration_id, change.name, change.revision) for change in recorded
+    ] == [
+        (ChangeKind.CREATED, first.value.id, "first", 1),
+        (ChangeKind.CREATED, second.value.id, "second", 1),
+        (ChangeKind.UPDATED, first.value.id, "renamed", 2),
+        # the unchanged update and the comments-only application update record nothing
+        (ChangeKind.RESTORED, first.value.id, "renamed", 3),
+        (ChangeKind.DELETED, second.value.id, "second", None),
+        (ChangeKind.APPLICATION_RENAMED, None, None, None),
+        (ChangeKind.DELETED, first.value.id, "renamed", None),
+        (ChangeKind.APPLICATION_DELETED, None, None, None),
+    ]
+    assert {change.application_id for change in recorded} == {application.id}
+    positions = [change.position for change in recorded]
+    assert positions == sorted(positions)
+    assert positions[-1] == _head(database)
+
+
+def test_a_failed_write_records_nothing(
+    database: Database, services: tuple[ApplicationService, ConfigurationService]
+) -> None:
+    applications, configurations = services
+    application = applications.create(data=ApplicationCreate(name=unique_name("app"))).value
+    configurations.create(
+        data=ConfigurationCreate(application_id=application.id, name="taken", config={})
+    )
+    start = _head(database)
+
+    with pytest.raises(Exception, match="already has a configuration named 'taken'"):
+        configurations.create(
+            data=ConfigurationCreate(application_id=application.id, name="taken", config={})
+        )
+
+    assert _head(database) == start
+    assert changes_since(database, start, application.id) == []
+
+
+def test_concurrent_writers_and_a_reader_resuming_from_every_position_it_saw(
+    database: Database, services: tuple[ApplicationService, ConfigurationService]
+) -> None:
+    """Positions are gap-free and in commit order: a reader that resumes after any position it
+    saw gets every later change, none twice, even while 8 writers commit in random order."""
+    applications, configurations = services
+    application = applications.create(data=ApplicationCreate(name=unique_name("app"))).value
+    targets = [
+        configurations.create(
+            data=ConfigurationCreate(application_id=application.id, name=f"c{n}", config={})
+        ).value.id
+        for n in range(4)
+    ]
+    start = _head(database)
+    writers, writes_each = 8, 25
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def write(seed: int) -> None:
+        chooser = random.Random(seed)  # noqa: S311 (test data)  # nosec B311
+        try:
+            for step in range(writes_each):
+                configurations.update(
+                    configuration_id=chooser.choice(targets),
+                    changes=ConfigurationUpdate(config={"writer": seed, "step": step}),
+                )
+        except BaseException as error:  # pragma: no cover (reported below)
+            failures.append(error)
+
+    seen: list[Change] = []
+
+    def read() -> None:
+        reader = DeliveryService(unit_of_work_factory(database))
+        position = start
+        chooser = random.Random(7)  # noqa: S311  # nosec B311
+        while True:
+            finished = done.is_set()
+            batch = reader.changes_after(position=position, limit=chooser.randint(1, 5))
+            seen.extend(batch)
+            if batch:
+                position = batch[-1].position
+            elif finished:
+                return
+
+    threads = [threading.Thread(target=write, args=(seed,)) for seed in range(writers)]
+    reader_thread = threading.Thread(target=read)
+    reader_thread.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    reader_thread.join()
+
+    assert failures == []
+    ours = [change for change in seen if change.application_id == application.id]
+    assert len(ours) == writers * writes_each
+    assert len({(change.configuration_id, change.revision) for change in ours}) == len(ours)
+    positions = [change.position for change in seen]
+    assert positions == list(range(start + 1, start + 1 + len(seen)))  # gap-free, once each
+    # Resuming after any position seen gives exactly what came after it.
+    everything = changes_since(database, start, application.id)
+    for index, change in enumerate(everything):
+        assert changes_since(database, change.position, application.id) == everything[index + 1 :]
+    # Each configuration's revisions arrive in order.
+    for target in targets:
+        revisions = [change.revision or 0 for change in ours if change.configuration_id == target]
+        assert revisions == list(range(2, 2 + len(revisions)))
+
+
+@pytest.fixture
+def own_database(server_url: str) -> Iterator[Database]:
+    with temporary_database(server_url) as url:
+        MigrationRunner(url).up()
+        pool = Database.from_settings(make_settings(url), url)
+        yield pool
+        pool.close()
+
+
+def test_pruning_drops_old_records_and_an_expired_position_is_refused(
+    own_database: Database,
+) -> None:
+    applications = ApplicationService(unit_of_work_factory(own_database))
+    configurations = ConfigurationService(unit_of_work_factory(own_database), max_json_depth=32)
+    application = applications.create(data=ApplicationCreate(name="app")).value
+    created = configurations.create(
+        data=ConfigurationCreate(application_id=application.id, name="c", config={})
+    )
+    delivery = DeliveryService(unit_of_work_factory(own_database))
+    assert [change.position for change in delivery.changes_after(position=0, limit=10)] == [1]
+
+    with own_database.transaction() as connection:
+        assert prune_change_log(ChangeLogRepository(connection), retention=timedelta(hours=1)) == 0
+        assert prune_change_log(ChangeLogRepository(connection), retention=timedelta(0)) == 1
+
+    with pytest.raises(ChangePositionExpired) as expired:
+        delivery.changes_after(position=0, limit=10)
+    assert expired.value.head == 1
+    assert str(expired.value) == (
+        "the change log no longer holds position 0 (it is empty); read every configuration "
+        "again, then continue after position 1"
+    )
+    assert delivery.changes_after(position=1, limit=10) == []  # the head itself is fine
+
+    configurations.update(
+        configuration_id=created.value.id, changes=ConfigurationUpdate(config={"x": 1})
+    )
+    assert [change.revision for change in delivery.changes_after(position=1, limit=10)] == [2]
+    with pytest.raises(ChangePositionExpired, match="it keeps positions 2 to 2"):
+        delivery.changes_after(position=0, limit=10)
+    with pytest.raises(ChangePositionExpired, match="no longer holds position 9"):
+        delivery.changes_after(position=9, limit=10)  # ahead of the log: also start over

@@ -1,0 +1,111 @@
+"""Reads for delivery: configurations by name, older revisions, and the change log.
+
+Plain sync code over the pool (each read is one short transaction); the waiting and streaming
+around it is async and lives in services/change_feed.py and api/v1/values.py.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from models.change import Change
+from models.configuration import Configuration, ConfigurationRevision
+from repositories.change_log_repository import ChangeLogRepository
+from repositories.unit_of_work import UnitOfWorkFactory
+from services.errors import (
+    ApplicationNameNotFound,
+    ApplicationNotFound,
+    ChangePositionExpired,
+    ConfigurationNameNotFound,
+    ConfigurationNotFound,
+    RevisionNotFound,
+)
+
+PRUNE_BATCH = 1000
+
+
+class DeliveryService:
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._unit_of_work = unit_of_work
+
+    def get(self, *, configuration_id: str) -> Configuration:
+        with self._unit_of_work() as uow:
+            found = uow.configurations.get(configuration_id=configuration_id)
+        if found is None:
+            raise ConfigurationNotFound(configuration_id)
+        return found
+
+    def get_by_names(self, *, application_name: str, name: str) -> Configuration:
+        with self._unit_of_work() as uow:
+            exists, found = uow.configurations.get_by_names(
+                application_name=application_name, name=name
+            )
+        if not exists:
+            raise ApplicationNameNotFound(application_name)
+        if found is None:
+            raise ConfigurationNameNotFound(application_name=application_name, name=name)
+        return found
+
+    def get_revision_by_names(
+        self, *, application_name: str, name: str, revision: int
+    ) -> ConfigurationRevision:
+        with self._unit_of_work() as uow:
+            repository = uow.configurations
+            found = repository.get_revision_by_names(
+                application_name=application_name, name=name, revision=revision
+            )
+            if found is not None:
+                return found
+            exists, current = repository.get_by_names(application_name=application_name, name=name)
+        if not exists:
+            raise ApplicationNameNotFound(application_name)
+        if current is None:
+            raise ConfigurationNameNotFound(application_name=application_name, name=name)
+        raise RevisionNotFound(configuration_id=current.id, revision=revision)
+
+    def check_application(self, *, application_id: str) -> None:
+        with self._unit_of_work() as uow:
+            if uow.applications.get(application_id=application_id) is None:
+                raise ApplicationNotFound(application_id)
+
+    def changes_after(
+        self, *, position: int, limit: int, application_id: str | None = None
+    ) -> list[Change]:
+        """Every change after `position` (up to `limit`), in commit order; raises
+        ChangePositionExpired when the log cannot tell what happened right after it."""
+        with self._unit_of_work() as uow:
+            return read_changes_after(
+                uow.change_log,
+                position=position,
+                limit=limit,
+                application_id=application_id,
+            )
+
+
+def read_changes_after(
+    change_log: ChangeLogRepository,
+    *,
+    position: int,
+    limit: int,
+    application_id: str | None = None,
+) -> list[Change]:
+    changes = change_log.after(position=position, limit=limit, application_id=application_id)
+    head, oldest = change_log.bounds()
+    # Kept positions are a gap-free run oldest..head; position P is answerable when P + 1
+    # is kept or P is the head itself.
+    first_kept = head + 1 if oldest is None else oldest
+    if not first_kept - 1 <= position <= head:
+        raise ChangePositionExpired(position=position, oldest=oldest, head=head)
+    return changes
+
+
+def prune_change_log(change_log: ChangeLogRepository, *, retention: timedelta) -> int:
+    """Drop records older than `retention` in bounded batches (each its own statement, so run
+    it on an autocommit connection); how many were dropped."""
+    cutoff = datetime.now(UTC) - retention
+    dropped = 0
+    while True:
+        count = change_log.prune(recorded_before=cutoff, batch=PRUNE_BATCH)
+        dropped += count
+        if count < PRUNE_BATCH:
+            return dropped
