@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import psycopg2
 
 from config.settings import Settings
-from database.migration_runner import MigrationError, MigrationRunner
+from database.migration_files import MigrationError
+from database.migration_runner import MigrationRunner
 from database.url import describe_connection_failure, resolve_database_url
 
 logger = logging.getLogger("config_service")

@@ -6,8 +6,12 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
+from database.error_classification import (
+    _CLASSIFICATION,
+    classify_database_error,
+    translate_database_error,
+)
 from database.errors import ConstraintConflict, DatabaseUnavailable, TransactionConflict
-from database.pool import _CLASSIFICATION, classify_database_error, translate_database_error
 from database.pool_events import ERROR_KINDS
 
 

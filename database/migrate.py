@@ -11,7 +11,8 @@ import sys
 import psycopg2
 
 from config.settings import SettingsError, load_settings
-from database.migration_runner import MigrationError, MigrationRunner, MigrationStatus
+from database.migration_files import MigrationError, MigrationStatus
+from database.migration_runner import MigrationRunner
 from database.url import describe_connection_failure, resolve_database_url
 
 STATUS_MARKERS = {

@@ -11,7 +11,8 @@ import pytest
 
 from config.settings import PROJECT_ROOT
 from database.migrate import main
-from database.migration_runner import MIGRATIONS_DIRECTORY, discover_migrations
+from database.migration_files import discover_migrations
+from database.migration_runner import MIGRATIONS_DIRECTORY
 from testing.databases import with_database_name
 
 # The real migrations, oldest first: the expected output follows them as migrations are added.

@@ -12,14 +12,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-from database.migration_runner import (
-    ADVISORY_LOCK_KEY,
-    MIGRATIONS_DIRECTORY,
-    MigrationError,
-    MigrationRunner,
-    MigrationStatus,
-    discover_migrations,
-)
+from database.migration_files import MigrationError, MigrationStatus, discover_migrations
+from database.migration_runner import ADVISORY_LOCK_KEY, MIGRATIONS_DIRECTORY, MigrationRunner
 
 # The real migrations, oldest first: the expectations follow them as migrations are added.
 REAL_MIGRATIONS = discover_migrations(MIGRATIONS_DIRECTORY)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,13 +19,12 @@ import psycopg2.extensions
 from psycopg2.pool import ThreadedConnectionPool
 
 from config.settings import Settings
-from database.errors import (
-    ConstraintConflict,
-    DatabaseUnavailable,
-    PoolExhausted,
-    TransactionConflict,
-    UnstorableValue,
+from database.error_classification import (
+    classify_database_error,
+    is_connection_failure,
+    translate_database_error,
 )
+from database.errors import DatabaseUnavailable, PoolExhausted
 from database.pool_events import IgnoringListener, PoolListener, PoolUsage
 
 logger = logging.getLogger(__name__)
@@ -174,7 +173,7 @@ class Database:
             try:
                 yield connection
             except psycopg2.Error as error:
-                broken = connection.closed != 0 or _is_connection_failure(error)
+                broken = connection.closed != 0 or is_connection_failure(error)
                 self.listener.database_error(classify_database_error(error))
                 if broken:
                     self._connection_failed()
@@ -269,74 +268,6 @@ def _rollback_quietly(connection: Connection) -> None:
         connection.rollback()
     except psycopg2.Error:
         logger.debug("rollback failed on a broken connection", exc_info=True)
-
-
-def _is_connection_failure(error: psycopg2.Error) -> bool:
-    if isinstance(error, psycopg2.InterfaceError):
-        return True
-    if not isinstance(error, psycopg2.OperationalError):
-        return False
-    # No SQLSTATE means the client noticed a dead link; class 08 and 57P0x mean the server
-    # dropped the session. Other errors (query canceled, lock not available) leave it usable.
-    code = error.pgcode
-    return code is None or code.startswith(("08", "57P"))
-
-
-# The one classification of driver errors, first match wins: the kind a listener is told (a
-# metrics label, one of ERROR_KINDS) and what the service layers see instead of the driver error.
-_CLASSIFICATION: list[tuple[type[psycopg2.Error], str, Callable[[], Exception]]] = [
-    (
-        psycopg2.errors.QueryCanceled,
-        "statement_timeout",
-        lambda: DatabaseUnavailable("the database did not answer within the statement timeout"),
-    ),
-    (
-        psycopg2.errors.LockNotAvailable,
-        "lock_timeout",
-        lambda: DatabaseUnavailable("the data is locked by another operation; try again"),
-    ),
-    (
-        psycopg2.extensions.TransactionRollbackError,
-        "serialization",
-        lambda: TransactionConflict("the write collided with a concurrent one; try again"),
-    ),
-    (
-        psycopg2.OperationalError,
-        "connection",
-        lambda: DatabaseUnavailable("the database is unreachable", retry_after_seconds=2),
-    ),
-    (
-        psycopg2.InterfaceError,
-        "connection",
-        lambda: DatabaseUnavailable("the database is unreachable", retry_after_seconds=2),
-    ),
-    (
-        psycopg2.IntegrityError,
-        "integrity",
-        lambda: ConstraintConflict("the change conflicts with the current state of the data"),
-    ),
-    (
-        psycopg2.DataError,
-        "data",
-        lambda: UnstorableValue("a value cannot be stored by the database"),
-    ),
-]
-
-
-def classify_database_error(error: psycopg2.Error) -> str:
-    """A small, fixed vocabulary (ERROR_KINDS, a metrics label); the first match wins."""
-    for driver_error, kind, _ in _CLASSIFICATION:
-        if isinstance(error, driver_error):
-            return kind
-    return "other"
-
-
-def translate_database_error(error: psycopg2.Error) -> Exception:
-    """Map a driver error onto what the service layers understand (first match wins)."""
-    for driver_error, _, translated in _CLASSIFICATION:
-        if isinstance(error, driver_error):
-            return translated()
-    return error
 
 
 def connect(dsn: str, **options: Any) -> Connection:

@@ -14,8 +14,9 @@ import psycopg2.errors
 import pytest
 
 from conftest import make_settings
+from database.error_classification import translate_database_error
 from database.errors import ConstraintConflict, DatabaseUnavailable, PoolExhausted, UnstorableValue
-from database.pool import Connection, Database, connect, translate_database_error
+from database.pool import Connection, Database, connect
 from services.ids import new_id
 
 UNREACHABLE_DSN = "host=127.0.0.1 port=1 dbname=nothing user=nobody connect_timeout=1"
