@@ -8,11 +8,14 @@ Each problem names its place with an RFC 6901 JSON Pointer.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 MAX_REPORTED_PROBLEMS = 20
+# U+0000 or a lone surrogate: a character class runs in linear time, in C.
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ def json_pointer(tokens: Iterable[object]) -> str:
 
 
 def _text_problem(text: str, pointer: str, what: str) -> DocumentProblem | None:
+    if _UNSTORABLE_CHARACTER.search(text) is None:
+        return None
     if "\x00" in text:
         return DocumentProblem(pointer, "text_nul", f"{what} must not contain U+0000")
     if any("\ud800" <= character <= "\udfff" for character in text):
@@ -41,8 +46,45 @@ def _text_problem(text: str, pointer: str, what: str) -> DocumentProblem | None:
     return None
 
 
+def _unstorable_keys(container: dict[object, object]) -> bool:
+    try:
+        keys = "".join(container)  # type: ignore[arg-type]
+    except TypeError:  # a key that is not a string
+        return True
+    return _UNSTORABLE_CHARACTER.search(keys) is not None
+
+
+def _breaks_rules(document: object, max_depth: int) -> bool:
+    """Whether `document` breaks any storage rule: one walk that builds no pointers, since
+    nearly every document passes (find_document_problems then says where)."""
+    if not isinstance(document, dict | list):
+        return _breaks_rules([document], max_depth + 1)
+    unstorable = _UNSTORABLE_CHARACTER.search
+    pending: list[tuple[dict[object, object] | list[object], int]] = [(document, 1)]
+    while pending:
+        container, depth = pending.pop()
+        items: Iterable[object] = container
+        if isinstance(container, dict):
+            if _unstorable_keys(container):
+                return True
+            items = container.values()
+        broken = depth > max_depth
+        for item in items:
+            if isinstance(item, str):
+                broken = broken or unstorable(item) is not None
+            elif isinstance(item, dict | list):
+                pending.append((item, depth + 1))
+            elif isinstance(item, float):
+                broken = broken or not math.isfinite(item)
+        if broken:
+            return True
+    return False
+
+
 def find_document_problems(document: object, *, max_depth: int) -> list[DocumentProblem]:
     """Every place where `document` breaks a storage rule (at most MAX_REPORTED_PROBLEMS)."""
+    if not _breaks_rules(document, max_depth):
+        return []
     problems: list[DocumentProblem] = []
     pending: list[tuple[object, str, int]] = [(document, "", 1)]
     while pending:
@@ -77,25 +119,42 @@ def find_document_problems(document: object, *, max_depth: int) -> list[Document
     return sorted(problems, key=lambda problem: problem.pointer)[:MAX_REPORTED_PROBLEMS]
 
 
+class _Boolean:
+    """A JSON boolean's canonical form: Python's True equals 1, a JSON true does not."""
+
+    __slots__ = ()
+
+
+_TRUE, _FALSE = _Boolean(), _Boolean()
+
+
 def canonical_value(document: object) -> object:
-    """A value that is equal for equal JSON documents and differs for different ones.
+    """A hashable value that is equal for equal JSON documents and differs for different ones.
 
     Python's == is not enough: it treats 1 and true as the same. Numbers compare by their exact
     decimal value, as PostgreSQL's jsonb stores them (it keeps 1e20 as 100000000000000000000).
-    Callers bound the depth first.
+    Strings, numbers and null stand for themselves, arrays become tuples and objects frozensets
+    of (key, value) pairs: no two kinds of JSON value can be equal in Python. Callers bound the
+    depth first.
     """
-    if isinstance(document, bool) or document is None or isinstance(document, str):
-        return (type(document).__name__, document)
-    if isinstance(document, int | float):
-        return ("number", Decimal(repr(document) if isinstance(document, float) else document))
     if isinstance(document, dict):
-        return (
-            "object",
-            frozenset((key, canonical_value(value)) for key, value in document.items()),
-        )
+        return frozenset([(key, canonical_value(value)) for key, value in document.items()])
     if isinstance(document, list):
-        return ("array", tuple(canonical_value(item) for item in document))
+        return tuple([canonical_value(item) for item in document])
+    if isinstance(document, bool):
+        return _TRUE if document else _FALSE
+    if isinstance(document, float):
+        return _exact_number(document)
+    if isinstance(document, str | int) or document is None:
+        return document
     raise TypeError(f"not a JSON value: {type(document).__name__}")
+
+
+def _exact_number(number: float) -> int | float:
+    """A float as jsonb keeps it: an integral one is the integer its shortest spelling names
+    (1e23 is 10**23, not the double nearest to it), so it equals that int and hashes alike.
+    Two other floats are equal exactly when their spellings are, and never equal an int."""
+    return int(Decimal(repr(number))) if number.is_integer() else number
 
 
 def _same_number(left: int | float, right: int | float) -> bool:

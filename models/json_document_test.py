@@ -7,6 +7,7 @@ import pytest
 from models.json_document import (
     MAX_REPORTED_PROBLEMS,
     DocumentProblem,
+    canonical_value,
     escape_pointer_token,
     find_document_problems,
     same_document,
@@ -152,7 +153,7 @@ def test_problems_of_several_kinds_come_sorted_by_pointer() -> None:
     ]
 
 
-@pytest.mark.parametrize(
+SAME_DOCUMENT_CASES = pytest.mark.parametrize(
     ("left", "right", "same"),
     [
         ({"flag": 1}, {"flag": 1}, True),
@@ -174,8 +175,29 @@ def test_problems_of_several_kinds_come_sorted_by_pointer() -> None:
         ({"text": "é"}, {"text": "e\u0301"}, False),
         ({"big": 10**30}, {"big": 10**30}, True),
         ({"big": 10**30}, {"big": 10**30 + 1}, False),
+        # 1e23 is spelled, and kept by jsonb, as 10**23, though the double is not exactly that.
+        ({"big": 1e23}, {"big": 10**23}, True),
+        ({"x": [True]}, {"x": [1]}, False),
+        ({"x": True}, {"x": ["bool", 1]}, False),
+        ({"x": [1, 2]}, {"x": {"1": 2}}, False),
+        ({"x": None}, {"x": "None"}, False),
+        ({"x": "1"}, {"x": 1}, False),
+        ({"x": 1.5}, {"x": 1.5}, True),
     ],
 )
+
+
+@SAME_DOCUMENT_CASES
 def test_same_document(left: object, right: object, same: bool) -> None:
     assert same_document(left, right) is same
     assert same_document(right, left) is same
+
+
+@SAME_DOCUMENT_CASES
+def test_canonical_values_are_equal_and_hash_alike_exactly_for_the_same_document(
+    left: object, right: object, same: bool
+) -> None:
+    assert (canonical_value(left) == canonical_value(right)) is same
+    if same:
+        assert hash(canonical_value(left)) == hash(canonical_value(right))
+    assert len({canonical_value(left), canonical_value(right)}) == (1 if same else 2)

@@ -224,7 +224,8 @@ def _charged(keyword: Keyword) -> Keyword:
         # A keyword's own list or object (enum, required, properties...) is walked per use.
         charge(1 + (len(value) if isinstance(value, list | dict) else 0))
         for error in keyword(validator, value, instance, schema):
-            charge(len(error.message) // 16)  # messages quote the value they are about
+            # Messages quote the value they are about: repr runs at about 256 characters a unit.
+            charge(len(error.message) // 256)
             yield error
 
     return run

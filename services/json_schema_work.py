@@ -4,7 +4,7 @@ JSON Schema validation costs about (schema size) x (document size): an `allOf` o
 subschemas over a 1 MiB document, or an `enum` of 100,000 values under `items`, multiply. So
 every keyword application, every pattern compiled and every string searched is charged to a
 budget, and a check that overspends stops with TooExpensive (a 422) instead of holding a worker.
-One unit is roughly a microsecond of work on this service's hardware.
+One unit is a few microseconds of work on a 2-core machine.
 
 Patterns run on RE2, whose time is linear in the text (Python's `re` backtracks, and
 `^(a+)+$` on 40 characters takes minutes while holding the GIL).
@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 
 import re2
 
-WORK_BUDGET = 100_000  # about half a second of jsonschema keyword applications
+# About a third of a second of jsonschema keyword applications on a 2-core machine, so that
+# even a refused check stays well under a second.
+WORK_BUDGET = 50_000
 # Checking a schema against the 2020-12 meta-schema costs about 100 units per subschema.
-SCHEMA_WORK_BUDGET = 250_000
+SCHEMA_WORK_BUDGET = 125_000
 _PATTERN_MEMORY_BYTES = 1 << 20  # RE2's max_mem: a larger program fails to compile, quickly
 _FAILED_COMPILE_COST = 20_000  # giving up on a too-large program costs about this much
 
