@@ -273,6 +273,11 @@ def _is_open(path: str) -> bool:
     return path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
 
 
+def is_rate_limited_path(path: str) -> bool:
+    """Everything but health, docs and `/metrics` (which only the auth-failure limit guards)."""
+    return not _is_open(path) and path != _METRICS_PATH
+
+
 def client_address(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"

@@ -115,3 +115,25 @@ def test_an_event_stream_counts_once_however_long_it_runs(limited_server: LiveSe
 
     assert stream_limit == '"per-address";r=2;t=10000'
     assert after.headers["ratelimit"] == '"per-address";r=1;t=20000'
+
+
+def test_the_document_says_which_operations_may_answer_429(limited_server: LiveServer) -> None:
+    document = httpx.get(f"{limited_server.url}/openapi.json", timeout=10).json()
+
+    limited = {
+        path: {method: "429" in operation["responses"] for method, operation in item.items()}
+        for path, item in document["paths"].items()
+    }
+    assert limited.pop("/health/live") == {"get": False}
+    assert limited.pop("/health/ready") == {"get": False}
+    assert limited.pop("/metrics") == {"get": False}
+    assert all(path.startswith("/api/v1/") for path in limited)
+    assert all(all(methods.values()) for methods in limited.values()), limited
+    refused = document["paths"]["/api/v1/applications"]["get"]["responses"]["429"]
+    assert set(refused["headers"]) == {
+        "Retry-After",
+        "RateLimit-Policy",
+        "RateLimit",
+        "X-Request-ID",
+    }
+    assert refused["content"]["application/problem+json"]["example"]["status"] == 429
