@@ -60,6 +60,10 @@ def running_process(database_url: str) -> Iterator[tuple[str, int]]:
         "DATABASE_URL": database_url,
         "PORT": str(port),
         "LOG_LEVEL": "warning",
+        # The benchmark is one caller sending as fast as it can: measure the service, not 429s.
+        "RATE_LIMIT_PER_SECOND": "0",
+        "RATE_LIMIT_ADDRESS_PER_SECOND": "0",
+        "RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": "0",
     }
     process = subprocess.Popen(  # sys.executable and a fixed argument list  # nosec B603
         [sys.executable, "main.py", "serve"], env=environment

@@ -61,9 +61,22 @@ def database_url(server_url: str) -> Iterator[str]:
         yield url
 
 
+# Tests make many requests quickly from one address: no rate limits unless a test sets them.
+NO_RATE_LIMITS: dict[str, object] = {
+    "rate_limit_per_second": 0,
+    "rate_limit_address_per_second": 0,
+    "rate_limit_auth_failures_per_minute": 0,
+}
+
+
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for a test app: only what the test says, nothing from the environment."""
-    values: dict[str, object] = {"database_url": database_url, "database_pool_min_size": 1}
+    """Settings for a test app: only what the test says, nothing from the environment, and no
+    rate limits unless the test sets them."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "database_pool_min_size": 1,
+        **NO_RATE_LIMITS,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 

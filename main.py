@@ -22,6 +22,7 @@ from api.docs import install_docs
 from api.header_limit import HeaderLimitMiddleware
 from api.openapi import DESCRIPTION, install_openapi
 from api.problems import install_problem_handlers
+from api.rate_limit import RateLimitMiddleware
 from api.request_context import RequestContextMiddleware
 from api.shutdown import (
     CutOffMiddleware,
@@ -100,6 +101,7 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(CutOffMiddleware, draining=app.state.draining)
+    app.add_middleware(RateLimitMiddleware, settings=settings, metrics=app.state.metrics)
     app.add_middleware(metrics.MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(RequestContextMiddleware)  # outermost: every response gets its id
     install_problem_handlers(app)

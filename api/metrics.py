@@ -90,6 +90,15 @@ class Metrics:
         )
         for kind in ERROR_KINDS:
             self.database_errors.labels(kind=kind)
+        self.rate_limited = Counter(
+            f"{_NAMESPACE}_rate_limited",
+            "Requests refused with 429: over a caller's budget, or too many failed "
+            "authentications from the address.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("budget", "auth_failures"):
+            self.rate_limited.labels(reason=reason)
         self._pool = _PoolCollector()
         self.registry.register(self._pool)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from typing import Any
 
 from fastapi import FastAPI
@@ -9,7 +10,9 @@ from fastapi.openapi.utils import get_openapi
 
 from api.health import HEALTH_MEDIA_TYPE
 from api.merge_patch_input import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
+from api.problem_schema import PROBLEM_TYPE_PREFIX
 from api.problems import PROBLEM_MEDIA_TYPE
+from api.rate_limit import is_rate_limited_path
 from models.json_document_schema import JSON_DOCUMENT_SCHEMAS
 
 DESCRIPTION = """
@@ -63,6 +66,47 @@ def _describe_request_id(schema: dict[str, Any]) -> None:
                 response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER_DOC
 
 
+_RATE_LIMITED = {
+    "description": "Too many requests from this key or address, or too many failed "
+    "authentications from this address (see README, Rate limits).",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds until one more request is allowed.",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+        "RateLimit-Policy": {
+            "description": "The quota policies (draft-ietf-httpapi-ratelimit-headers-11).",
+            "schema": {"type": "string"},
+        },
+        "RateLimit": {
+            "description": "What is left under each policy.",
+            "schema": {"type": "string"},
+        },
+    },
+    "content": {
+        PROBLEM_MEDIA_TYPE: {
+            "schema": {"$ref": "#/components/schemas/Problem"},
+            "example": {
+                "type": PROBLEM_TYPE_PREFIX + "rate-limited",
+                "title": "Too many requests",
+                "status": 429,
+                "detail": "too many requests for this key: at most 200 at once, then 100 a "
+                "second (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); retry after 1 s",
+                "instance": "/api/v1/applications",
+            },
+        }
+    },
+}
+
+
+def _describe_rate_limits(schema: dict[str, Any]) -> None:
+    """Every rate-limited operation may answer 429 (api/rate_limit.py)."""
+    for path, path_item in schema.get("paths", {}).items():
+        if is_rate_limited_path(path):
+            for operation in path_item.values():
+                operation["responses"].setdefault("429", deepcopy(_RATE_LIMITED))
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -74,6 +118,7 @@ def install_openapi(app: FastAPI) -> None:
                 tags=app.openapi_tags,
             )
             _move_error_content(schema)
+            _describe_rate_limits(schema)
             _describe_request_id(schema)
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 JSON_DOCUMENT_SCHEMAS

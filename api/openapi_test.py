@@ -184,7 +184,7 @@ def test_every_path_and_query_parameter_has_a_description(document: dict[str, An
 def test_create_application_documents_exactly_its_statuses(document: dict[str, Any]) -> None:
     create = operation(document, "POST", "/api/v1/applications")
 
-    assert set(create["responses"]) == {"201", "400", "409", "413", "415", "422", "503"}
+    assert set(create["responses"]) == {"201", "400", "409", "413", "415", "422", "429", "503"}
 
 
 def test_docs_serve_swagger_ui(client: httpx.Client) -> None:

@@ -1,10 +1,12 @@
-"""Request ids and the access log.
+"""Request ids, the access log, and the headers every response gets.
 
 Every request gets an id: the caller's `X-Request-ID` when it is a plausible id (1-128 of
 A-Z a-z 0-9 . _ -), a fresh one otherwise. It is sent back in the `X-Request-ID` header, put in
 every problem body (api/problems.py) and in every log line written while handling the request
-(config/logging_setup.py). One access line per request records method, route template, status
-and duration; health and metrics routes log theirs at debug level only.
+(config/logging_setup.py). Every response also gets `X-Content-Type-Options: nosniff`, so no
+browser guesses a type other than the declared one (a JSON body taken for HTML). One access line
+per request records method, route template, status and duration; health and metrics routes log
+theirs at debug level only.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class RequestContextMiddleware:
                 headers = MutableHeaders(scope=message)
                 if REQUEST_ID_HEADER not in headers:
                     headers.append(REQUEST_ID_HEADER, request_id)
+                headers["X-Content-Type-Options"] = "nosniff"
             await send(message)
 
         try:

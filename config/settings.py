@@ -106,6 +106,30 @@ class Settings(BaseSettings):
     events_heartbeat_seconds: float = Field(
         default=15.0, gt=0, le=3600, description="Idle event streams get a comment this often."
     )
+    rate_limit_per_second: float = Field(
+        default=100.0,
+        ge=0,
+        le=1_000_000,
+        description="Requests a second each API key may make on average (0: no limit).",
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, le=1_000_000, description="Requests a key may make at once."
+    )
+    rate_limit_address_per_second: float = Field(
+        default=50.0,
+        ge=0,
+        le=1_000_000,
+        description="Requests a second each client address may make without a key (0: no limit).",
+    )
+    rate_limit_address_burst: int = Field(default=100, ge=1, le=1_000_000)
+    rate_limit_auth_failures_per_minute: float = Field(
+        default=10.0,
+        ge=0,
+        le=1_000_000,
+        description="Failed authentications (401) a minute each client address may have on "
+        "average before its requests get 429 (0: no limit).",
+    )
+    rate_limit_auth_failures_burst: int = Field(default=20, ge=1, le=1_000_000)
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: LogLevel = "info"

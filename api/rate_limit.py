@@ -1,0 +1,295 @@
+"""Rate limits per caller, enforced before a request reaches authentication or any handler.
+
+A caller is the bearer token it presents (by a truncated SHA-256 of it, so no key is kept and
+no database is asked), or, without one, its client address (`scope["client"]`, which uvicorn
+takes from `X-Forwarded-For` only when the peer is in its `FORWARDED_ALLOW_IPS`; there is no
+setting of ours for it). Each has a token bucket: `rate` requests a second on average, up to
+`burst` at once. Beyond it: 429. A made-up token gets a budget of its own, but also a 401, which
+the failed-authentication limit below counts.
+
+Failed authentication (a 401 answer, seen on its way out) is counted per address in a smaller,
+slower bucket; once it is empty, every request from that address gets 429 before it is handled,
+with or without a token, so guessing keys is slow. Health, docs and `/metrics` take no budget
+(`/metrics` may need a key, so a locked-out address is refused there too).
+
+Responses on limited paths carry `RateLimit-Policy` and `RateLimit` as in
+draft-ietf-httpapi-ratelimit-headers-11 (structured-field lists, one item per policy):
+`q` is the burst and `w` the seconds an empty bucket takes to fill (so q/w is the rate, rounded
+down); `r` is what is left now and `t` the seconds until the bucket is full again (until one
+request is allowed, when `r` is 0), so using at most `r` within `t` seconds is always safe.
+
+Why not the `limits` library: its strategies are fixed, moving and sliding windows (no token
+bucket with a burst apart from the rate), and its memory storage keeps every key until its
+window expires, with no cap, so a flood of distinct callers grows it without bound. A bucket is
+two floats and a few lines here, O(1) a request, in a table capped at `MAX_TRACKED` callers.
+
+Limits are per process (one per instance). The middleware runs on the event loop and nothing
+between reading and writing a bucket awaits, so no lock is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Literal
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.metrics import Metrics
+from api.problems import problem_response
+from config.settings import Settings
+
+# Callers tracked per table; beyond it the least recently seen leaves (see BucketTable).
+MAX_TRACKED = 65_536
+
+_OPEN_PATHS = frozenset({"/docs", "/redoc", "/openapi.json"})
+_OPEN_PREFIXES = ("/health/", "/docs/")
+_METRICS_PATH = "/metrics"
+
+Reason = Literal["budget", "auth_failures"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    rate: float  # tokens a second
+    burst: int
+    settings: str  # the settings that set it, for the 429 detail
+
+    @property
+    def window_seconds(self) -> int:
+        return max(1, math.ceil(self.burst / self.rate))
+
+
+class Bucket:
+    """A token bucket, filled lazily: `tokens` as of `updated` (the clock's seconds)."""
+
+    __slots__ = ("tokens", "updated")
+
+    def __init__(self, tokens: float, updated: float) -> None:
+        self.tokens = tokens
+        self.updated = updated
+
+    def refill(self, policy: Policy, now: float) -> None:
+        self.tokens = min(policy.burst, self.tokens + (now - self.updated) * policy.rate)
+        self.updated = now
+
+
+class BucketTable:
+    """Buckets by caller, at most `capacity` of them, least recently used first out.
+
+    The least recently used bucket has had the longest to refill, so it is the one most likely
+    full, and dropping a full bucket loses nothing (a new one starts full). A caller evicted
+    before its bucket refilled starts afresh: only a flood of `capacity` other callers within a
+    refill time does that.
+    """
+
+    def __init__(self, policy: Policy, capacity: int = MAX_TRACKED) -> None:
+        self.policy = policy
+        self.capacity = capacity
+        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+        self._quota_policy = f'"{policy.name}";q={policy.burst};w={policy.window_seconds}'
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def peek(self, caller: str, now: float) -> float:
+        """The caller's tokens now, without taking one or tracking a new caller."""
+        bucket = self._buckets.get(caller)
+        if bucket is None:
+            return float(self.policy.burst)
+        bucket.refill(self.policy, now)
+        return bucket.tokens
+
+    def take(self, caller: str, now: float) -> bool:
+        """Take one token if there is one; tracks the caller. False: the bucket is empty."""
+        bucket = self._buckets.get(caller)
+        if bucket is None:
+            bucket = Bucket(float(self.policy.burst), now)
+            self._buckets[caller] = bucket
+            if len(self._buckets) > self.capacity:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(caller)
+            bucket.refill(self.policy, now)
+        if bucket.tokens < 1:
+            return False
+        bucket.tokens -= 1
+        return True
+
+    def service_limit(self, tokens: float) -> str:
+        """This policy's `RateLimit` item for a bucket holding `tokens`."""
+        available = math.floor(tokens)
+        missing = (1 - tokens) if available == 0 else (self.policy.burst - tokens)
+        seconds = max(0, math.ceil(missing / self.policy.rate))
+        return f'"{self.policy.name}";r={available};t={seconds}'
+
+    def quota_policy(self) -> str:
+        """This policy's `RateLimit-Policy` item."""
+        return self._quota_policy
+
+
+def _table(name: str, rate: float, burst: int, settings: str) -> BucketTable | None:
+    return BucketTable(Policy(name, rate, burst, settings)) if rate > 0 else None
+
+
+class RateLimitMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: Settings,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.clock = clock  # tests pass their own
+        self.keys = _table(
+            "per-key",
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+            "RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST",
+        )
+        self.addresses = _table(
+            "per-address",
+            settings.rate_limit_address_per_second,
+            settings.rate_limit_address_burst,
+            "RATE_LIMIT_ADDRESS_PER_SECOND, RATE_LIMIT_ADDRESS_BURST",
+        )
+        self.auth_failures = _table(
+            "auth-failures",
+            settings.rate_limit_auth_failures_per_minute / 60,
+            settings.rate_limit_auth_failures_burst,
+            "RATE_LIMIT_AUTH_FAILURES_PER_MINUTE, RATE_LIMIT_AUTH_FAILURES_BURST",
+        )
+        self.enabled = any(
+            table is not None for table in (self.keys, self.addresses, self.auth_failures)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not self.enabled or _is_open(path):
+            await self.app(scope, receive, send)
+            return
+        now = self.clock()
+        address = client_address(scope)
+        token_hash = bearer_token_hash(scope)
+        failures = self.auth_failures
+        if path == _METRICS_PATH:
+            budget = None
+        else:
+            budget = self.keys if token_hash is not None else self.addresses
+        caller = token_hash or address
+        entries: list[tuple[BucketTable, str]] = []
+        if budget is not None:
+            entries.append((budget, caller))
+        if failures is not None:
+            entries.append((failures, address))
+
+        if failures is not None and failures.peek(address, now) < 1:
+            await self._refuse(scope, receive, send, "auth_failures", failures, entries, now)
+            return
+        if budget is not None and not budget.take(caller, now):
+            await self._refuse(scope, receive, send, "budget", budget, entries, now)
+            return
+
+        async def send_with_rate_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if message["status"] == HTTPStatus.UNAUTHORIZED and failures is not None:
+                    failures.take(address, self.clock())
+                if entries and path != _METRICS_PATH:
+                    headers = MutableHeaders(scope=message)
+                    headers.update(_rate_limit_headers(entries, self.clock()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_rate_limits)
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        reason: Reason,
+        table: BucketTable,
+        entries: list[tuple[BucketTable, str]],
+        now: float,
+    ) -> None:
+        self.metrics.rate_limited.labels(reason=reason).inc()
+        policy = table.policy
+        tokens = next(table.peek(who, now) for entry, who in entries if entry is table)
+        retry_after = max(1, math.ceil((1 - tokens) / policy.rate))
+        if reason == "auth_failures":
+            what = (
+                "too many failed authentication attempts from this address: at most "
+                f"{policy.burst}, then {policy.rate * 60:g} a minute"
+            )
+        else:
+            caller = "this key" if policy.name == "per-key" else "this address without a key"
+            what = (
+                f"too many requests for {caller}: at most {policy.burst} at once, then "
+                f"{policy.rate:g} a second"
+            )
+        headers = _rate_limit_headers(entries, now, refused=(table, retry_after))
+        response = problem_response(
+            Request(scope),
+            status=HTTPStatus.TOO_MANY_REQUESTS,
+            slug="rate-limited",
+            title="Too many requests",
+            detail=f"{what} ({policy.settings}); retry after {retry_after} s",
+            headers={**headers, "Retry-After": str(retry_after)},
+        )
+        await response(scope, receive, send)
+
+
+def _rate_limit_headers(
+    entries: list[tuple[BucketTable, str]],
+    now: float,
+    *,
+    refused: tuple[BucketTable, int] | None = None,
+) -> dict[str, str]:
+    """RateLimit-Policy and RateLimit; a refusing policy's `t` is the Retry-After, since the
+    draft wants Retry-After no earlier than the end of the effective window."""
+    limits = []
+    for table, who in entries:
+        if refused is not None and table is refused[0]:
+            limits.append(f'"{table.policy.name}";r=0;t={refused[1]}')
+        else:
+            limits.append(table.service_limit(table.peek(who, now)))
+    return {
+        "RateLimit-Policy": ", ".join(table.quota_policy() for table, _ in entries),
+        "RateLimit": ", ".join(limits),
+    }
+
+
+def _is_open(path: str) -> bool:
+    return path in _OPEN_PATHS or path.startswith(_OPEN_PREFIXES)
+
+
+def is_rate_limited_path(path: str) -> bool:
+    """Everything but health, docs and `/metrics` (which only the auth-failure limit guards)."""
+    return not _is_open(path) and path != _METRICS_PATH
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def bearer_token_hash(scope: Scope) -> str | None:
+    """A short SHA-256 of the `Authorization: Bearer` token, or None without one."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            token = token.strip()
+            if scheme.lower() == b"bearer" and token:
+                return hashlib.sha256(token).hexdigest()[:32]
+            return None
+    return None
