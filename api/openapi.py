@@ -9,7 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.health import HEALTH_MEDIA_TYPE
 from api.merge_patch_input import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
-from api.problems import PROBLEM_MEDIA_TYPE
+from api.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from models.json_document_schema import JSON_DOCUMENT_SCHEMAS
 
 DESCRIPTION = """
@@ -18,6 +18,8 @@ Config Service stores **configurations**: named JSON documents owned by **applic
 * Create an application, then configurations that belong to it.
 * Ids are ULIDs made by the service; lists are ordered by id and paged with `limit` and
   `after`; the `Link: <…>; rel="next"` header gives the next page.
+* Every `/api/v1` call needs an API key: `Authorization: Bearer cs_...` (use **Authorize**
+  above). Keys have a role (`admin`, `write`, `read`) and may be limited to some applications.
 * Every error is an RFC 9457 `application/problem+json` body; validation problems list each
   field and rule in `errors`.
 """
@@ -63,6 +65,22 @@ def _describe_request_id(schema: dict[str, Any]) -> None:
                 response.setdefault("headers", {})["X-Request-ID"] = REQUEST_ID_HEADER_DOC
 
 
+def _describe_authorization(schema: dict[str, Any]) -> None:
+    """Every operation that needs a key (FastAPI lists its `security`) may answer 401 and 403."""
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if operation.get("security"):
+                responses = operation.setdefault("responses", {})
+                for status, entry in problem_responses(401, 403).items():
+                    documented = {**entry, "content": {**entry["content"]}}
+                    documented["content"][PROBLEM_MEDIA_TYPE] = {
+                        **entry["content"][PROBLEM_MEDIA_TYPE],
+                        "schema": {"$ref": "#/components/schemas/Problem"},
+                    }
+                    del documented["model"]
+                    responses.setdefault(str(status), documented)
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -74,6 +92,7 @@ def install_openapi(app: FastAPI) -> None:
                 tags=app.openapi_tags,
             )
             _move_error_content(schema)
+            _describe_authorization(schema)
             _describe_request_id(schema)
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 JSON_DOCUMENT_SCHEMAS
