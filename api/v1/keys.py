@@ -11,6 +11,7 @@ from api.dependencies import ApiKeyServiceDep, JsonBody
 from api.json_body import JsonLimitsRoute
 from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
+from api.v1.applications import LOCATION_HEADER_DOC
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.fields import ApplicationId
 
@@ -39,7 +40,7 @@ NO_STORE_DOC = {
     "store it now. Only its hash is kept.",
     dependencies=[JsonBody],
     responses={
-        201: {"description": "Created.", "headers": NO_STORE_DOC},
+        201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **NO_STORE_DOC}},
         **problem_responses(400, 413, 415, 422, 503),
     },
 )
