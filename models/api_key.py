@@ -58,7 +58,8 @@ class ApiKeyCreated(ApiKey):
 
 class ApiKeyCreate(InputModel):
     name: Name = Field(description="For people: who or what uses it.", examples=["billing deploys"])
-    role: Role = Field(examples=["write"])
+    # Not strict: JSON has no enums or datetimes, only their strings.
+    role: Role = Field(strict=False, examples=["write"])
     applications: (
         Annotated[list[ApplicationId], Field(max_length=MAX_SCOPED_APPLICATIONS)] | None
     ) = Field(
@@ -69,6 +70,7 @@ class ApiKeyCreate(InputModel):
     )
     expires_at: datetime | None = Field(
         default=None,
+        strict=False,
         description="When the key stops working (RFC 3339 with a time zone); null: never.",
         examples=["2027-01-01T00:00:00Z"],
     )
