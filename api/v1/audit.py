@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,7 +12,7 @@ from api.pagination import LINK_HEADER_DOC, add_next_link
 from api.problems import problem_responses
 from models.api_key import Role
 from models.audit import AuditAction, AuditFilter, AuditRecord
-from models.fields import ApplicationId, ConfigurationId
+from models.fields import ApplicationId, ConfigurationId, DateTimeText
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -39,8 +38,12 @@ def list_audit_records(
         ApplicationId | None, Query(description="Only changes made with this key.")
     ] = None,
     action: Annotated[AuditAction | None, Query(description="Only this action.")] = None,
-    since: Annotated[datetime | None, Query(description="Only records at or after this.")] = None,
-    until: Annotated[datetime | None, Query(description="Only records before this.")] = None,
+    since: Annotated[
+        DateTimeText | None, Query(description="Only records at or after this (RFC 3339).")
+    ] = None,
+    until: Annotated[
+        DateTimeText | None, Query(description="Only records before this (RFC 3339).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
     after: Annotated[
         int | None,
