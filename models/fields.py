@@ -109,7 +109,9 @@ _DATE_TIME_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 def _date_time_text(value: object) -> object:
     """JSON and query strings carry date-times as RFC 3339 text; pydantic would also take a
     number (seconds since 1970), which is no date-time of the schema."""
-    if value is not None and not (isinstance(value, str) and _DATE_TIME_START.match(value)):
+    if isinstance(value, str) and _DATE_TIME_START.match(value):
+        return value
+    if value is not None and not isinstance(value, datetime):  # Python callers pass datetimes
         raise PydanticCustomError(
             "datetime_format", "must be an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z"
         )
