@@ -11,7 +11,7 @@ Every /api/v1 route declares what it needs with `dependencies=[requires(...)]`: 
 * a role below what the route needs, on an application it does reach: 403.
 
 Checked keys are kept in memory for API_KEY_CACHE_SECONDS, so a read served from memory costs
-no database round trip; `routing_test`-style tests prove every route declares its needs.
+no database round trip; api/v1/keys_test.py fails for a route that declares nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -47,11 +46,14 @@ from services.errors import (
 MAX_CACHED_KEYS = 10_000
 MAX_REMEMBERED_OWNERS = 100_000
 
-bearer = HTTPBearer(
-    auto_error=False,
-    description="An API key: `Authorization: Bearer cs_...`. `pipenv run dev` prints one; "
+# Declared in the OpenAPI document (api/openapi.py) for every /api/v1 operation, so that
+# Swagger UI's Authorize button sends it. Parsed here, in the one dependency a route runs.
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key: `Authorization: Bearer cs_...`. `pipenv run dev` prints one; "
     "`pipenv run create-key` makes one.",
-)
+}
 
 
 class Permission(StrEnum):
@@ -119,15 +121,15 @@ def _unauthorized(detail: str, *, sent: bool) -> HTTPException:
     return HTTPException(401, detail=detail, headers={"WWW-Authenticate": challenge})
 
 
-async def authenticate(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> ApiKey:
+async def authenticate(request: Request) -> ApiKey:
     """The usable key the request presents (401 otherwise). Never echoes what was sent."""
-    if credentials is None:
-        sent = "authorization" in request.headers
-        raise _unauthorized("send an API key as `Authorization: Bearer <key>`", sent=sent)
-    token = credentials.credentials
+    header = request.headers.get("authorization")
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized(
+            "send an API key as `Authorization: Bearer <key>`", sent=header is not None
+        )
     cache: KeyCache = request.app.state.key_cache
     digest = key_hash(token, pepper=request.app.state.settings.pepper)
     key = cache.get(digest)
@@ -143,7 +145,13 @@ async def authenticate(
     return key
 
 
-AuthenticatedKey = Annotated[ApiKey, Depends(authenticate)]
+async def current_key(request: Request) -> ApiKey:  # async: no threadpool hop
+    """The key `requires` accepted for this request (it runs before the route's parameters)."""
+    key: ApiKey = request.state.api_key
+    return key
+
+
+AuthenticatedKey = Annotated[ApiKey, Depends(current_key)]
 
 
 def reaches(key: ApiKey, application_id: str) -> bool:
@@ -235,7 +243,8 @@ async def _check_scope(request: Request, key: ApiKey, source: ApplicationFrom) -
 def requires(permission: Permission, application: ApplicationFrom = ApplicationFrom.NOWHERE) -> Any:
     """The dependency a route declares: `dependencies=[requires(Permission.WRITE, ...)]`."""
 
-    async def check(request: Request, key: AuthenticatedKey) -> ApiKey:
+    async def check(request: Request) -> ApiKey:
+        key = await authenticate(request)
         if permission is Permission.ADMIN:
             if key.role is not Role.ADMIN:
                 raise _forbidden(key, permission)
@@ -250,7 +259,7 @@ def requires(permission: Permission, application: ApplicationFrom = ApplicationF
     return Depends(declared)
 
 
-def get_actor(request: Request, key: AuthenticatedKey) -> Actor:
+async def get_actor(request: Request, key: AuthenticatedKey) -> Actor:
     """Who a write is made for, in the services' words."""
     client = request.client.host if request.client else None
     return Actor(
@@ -264,6 +273,6 @@ ActorDep = Annotated[Actor, Depends(get_actor)]
 async def metrics_key(request: Request) -> None:
     """With METRICS_REQUIRE_KEY, /metrics needs an admin key; otherwise it is open."""
     if request.app.state.settings.metrics_require_key:
-        key = await authenticate(request, await bearer(request))
+        key = await authenticate(request)
         if key.role is not Role.ADMIN:
             raise _forbidden(key, Permission.ADMIN)

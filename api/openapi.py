@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.authorization import BEARER_SCHEME
 from api.health import HEALTH_MEDIA_TYPE
 from api.merge_patch_input import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
 from api.problems import PROBLEM_MEDIA_TYPE, problem_responses
@@ -66,10 +67,13 @@ def _describe_request_id(schema: dict[str, Any]) -> None:
 
 
 def _describe_authorization(schema: dict[str, Any]) -> None:
-    """Every operation that needs a key (FastAPI lists its `security`) may answer 401 and 403."""
-    for path_item in schema.get("paths", {}).values():
+    """Every /api/v1 operation needs a key (api/authorization.py), and may answer 401 and 403."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["HTTPBearer"] = BEARER_SCHEME
+    for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
-            if operation.get("security"):
+            if path.startswith("/api/v1"):
+                operation["security"] = [{"HTTPBearer": []}]
                 responses = operation.setdefault("responses", {})
                 for status, entry in problem_responses(401, 403).items():
                     documented = {**entry, "content": {**entry["content"]}}
