@@ -12,6 +12,11 @@ import pytest
 from config.settings import PROJECT_ROOT
 from conftest import make_settings
 from database.migration_runner import MigrationRunner
+from database.pool import Database
+from main import print_development_key
+from models.api_key import Role
+from repositories.unit_of_work import unit_of_work_factory
+from services.api_key_service import ApiKeyService
 from testing.live_server import run_live_server
 
 
@@ -97,3 +102,25 @@ def test_on_a_database_without_the_schema_it_says_to_migrate(empty_database_url:
     assert printed.stdout == ""
     assert printed.stderr.startswith("create-key: Database schema is not current: 4 pending")
     assert printed.stderr.strip().endswith("Run `pipenv run migrate`.")
+
+
+def test_dev_prints_a_ready_admin_key(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(database_url)
+
+    print_development_key(settings)
+
+    printed = capsys.readouterr().out
+    assert (
+        "Development admin key (new at each start of `dev`; paste it into Authorize at " in printed
+    )
+    key = printed.split("export TOKEN=", 1)[1].split()[0]
+    database = Database.from_settings(settings, database_url)
+    try:
+        service = ApiKeyService(unit_of_work_factory(database), pepper=settings.pepper)
+        found = service.authenticate(key)
+    finally:
+        database.close()
+    assert found is not None
+    assert (found.name, found.role, found.applications) == ("dev", Role.ADMIN, None)
