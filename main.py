@@ -38,6 +38,7 @@ from database.pool import Database
 from database.readiness import ReadinessProbe
 from database.url import resolve_database_url
 from models.api_key import ApiKeyCreate, Role
+from models.audit import Actor
 from startup import StartupFailed, check_port_is_free, prepare_database
 
 logger = logging.getLogger("config_service")
@@ -155,7 +156,8 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
 def print_development_key(settings: Settings) -> None:
     """`dev` only: a fresh admin key named `dev` each start (earlier ones keep working), so
     Swagger UI's Authorize button can be used at once. `serve` never makes one."""
-    created = create_key(settings, ApiKeyCreate(name="dev", role=Role.ADMIN))
+    command = Actor(key_id=None, key_name="dev command")
+    created = create_key(settings, ApiKeyCreate(name="dev", role=Role.ADMIN), actor=command)
     url = f"http://{settings.host}:{settings.port}/docs"
     print(
         f"\nDevelopment admin key (new at each start of `dev`; paste it into Authorize at {url}):"

@@ -17,6 +17,7 @@ no database round trip; api/v1/keys_test.py fails for a route that declares noth
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -85,24 +86,29 @@ class KeyCache:
         self.seconds = seconds
         self._keys: OrderedDict[bytes, tuple[ApiKey, float]] = OrderedDict()
         self.owners: OrderedDict[str, str] = OrderedDict()
+        # The event loop reads and fills it; a revoke (a threadpool route) empties entries.
+        self._lock = threading.Lock()
 
     def get(self, digest: bytes) -> ApiKey | None:
-        found = self._keys.get(digest)
+        with self._lock:
+            found = self._keys.get(digest)
         if found is None or time.monotonic() - found[1] >= self.seconds:
             return None
         return found[0]
 
     def put(self, digest: bytes, key: ApiKey) -> None:
-        self._keys[digest] = (key, time.monotonic())
-        self._keys.move_to_end(digest)
-        while len(self._keys) > MAX_CACHED_KEYS:
-            self._keys.popitem(last=False)
+        with self._lock:
+            self._keys[digest] = (key, time.monotonic())
+            self._keys.move_to_end(digest)
+            while len(self._keys) > MAX_CACHED_KEYS:
+                self._keys.popitem(last=False)
 
     def forget(self, key_id: str) -> None:
         """This instance revoked it: no request here may use it from now on."""
-        for digest, (key, _) in list(self._keys.items()):
-            if key.id == key_id:
-                del self._keys[digest]
+        with self._lock:
+            for digest, (key, _) in list(self._keys.items()):
+                if key.id == key_id:
+                    del self._keys[digest]
 
     def remember_owner(self, configuration_id: str, application_id: str) -> None:
         self.owners[configuration_id] = application_id
@@ -184,7 +190,10 @@ async def _owner(request: Request, configuration_id: str) -> str | None:
     owner = cache.owners.get(configuration_id)
     if owner is None:
         delivery = getattr(request.app.state, "delivery", None)
-        entry = None if delivery is None else delivery.cache.get(configuration_id)
+        entry = None
+        if delivery is not None:
+            with delivery.cache.lock:
+                entry = delivery.cache.get(configuration_id)
         if entry is not None:
             owner = entry.application_id
         else:
@@ -199,7 +208,10 @@ async def _owner(request: Request, configuration_id: str) -> str | None:
 async def _application_by_name(request: Request) -> tuple[str, str | None]:
     application_name, name = names_from_raw_path(request)
     delivery = getattr(request.app.state, "delivery", None)
-    entry = None if delivery is None else delivery.cache.get_by_name(application_name, name)
+    entry = None
+    if delivery is not None and delivery.feed.trusted:  # names change: only a current cache
+        with delivery.cache.lock:
+            entry = delivery.cache.get_by_name(application_name, name)
     if entry is not None:
         return application_name, entry.application_id
     found = await run_in_threadpool(
