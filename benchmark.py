@@ -22,11 +22,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+from pydantic import SecretStr
 
 from benchmark_delivery import run_delivery
+from benchmark_waiters import KEY_HEADERS
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url
+from testing.api_keys import create_api_key
 from testing.databases import temporary_database
 
 Request = Callable[[httpx.Client, random.Random], httpx.Response]
@@ -80,6 +83,9 @@ def running_process(database_url: str) -> Iterator[tuple[str, int]]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not become ready")
             time.sleep(0.1)
+        # An admin key on this database, made as create-key makes one, for every request.
+        settings = load_settings().model_copy(update={"database_url": SecretStr(database_url)})
+        KEY_HEADERS["Authorization"] = f"Bearer {create_api_key(settings, name='bench').key}"
         yield base_url, process.pid
     finally:
         process.terminate()
@@ -151,7 +157,7 @@ def run(base_url: str, request: Request, *, seconds: float, threads: int) -> Res
         rng = random.Random(seed_value)  # noqa: S311 (load shape, not security)  # nosec B311
         latencies: list[float] = []
         errors = 0
-        with httpx.Client(base_url=base_url, timeout=30) as client:
+        with httpx.Client(base_url=base_url, headers=KEY_HEADERS, timeout=30) as client:
             while time.monotonic() < stop_at:
                 started = time.perf_counter()
                 response = request(client, rng)
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         with (
             running_process(database_url) as first,
             running_process(database_url) as second,
-            httpx.Client(base_url=first[0]) as client,
+            httpx.Client(base_url=first[0], headers=KEY_HEADERS) as client,
         ):
             base_url = first[0]
             application_id, *ids = seed(client, arguments.configurations)

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from benchmark_waiters import many_waiters, raise_open_files_limit
+from benchmark_waiters import KEY_HEADERS, many_waiters, raise_open_files_limit
 
 WRK_CONNECTIONS = 32
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
@@ -128,11 +128,11 @@ def read_scenarios(
     by_name = [f"/api/v1/values/{quote(application_name, safe='')}/{name}" for name in names]
     return {
         "GET /health/live (ceiling)": (["/health/live"], {}),
-        "GET configuration by id": ([f"/api/v1/configurations/{i}" for i in ids], {}),
-        "GET values by name": (by_name, {}),
+        "GET configuration by id": ([f"/api/v1/configurations/{i}" for i in ids], KEY_HEADERS),
+        "GET values by name": (by_name, KEY_HEADERS),
         "GET by id, If-None-Match (304)": (
             [f"/api/v1/configurations/{i}" for i in ids],
-            {"If-None-Match": '"1"'},
+            {**KEY_HEADERS, "If-None-Match": '"1"'},
         ),
     }
 
@@ -172,8 +172,8 @@ def change_to_client(
     other, `samples` times."""
     path = f"/api/v1/configurations/{configuration_id}"
     with (
-        httpx.Client(base_url=writer_url, timeout=30) as writer,
-        httpx.Client(base_url=waiter_url, timeout=30) as reader,
+        httpx.Client(base_url=writer_url, headers=KEY_HEADERS, timeout=30) as writer,
+        httpx.Client(base_url=waiter_url, headers=KEY_HEADERS, timeout=30) as reader,
     ):
         etag = reader.get(path).headers["etag"]
         delays = []
@@ -237,7 +237,7 @@ def run_delivery(
     report: Callable[[str], None] = print,
 ) -> None:
     (writer_url, _), (waiter_url, waiter_pid) = first, second
-    with httpx.Client(base_url=writer_url, timeout=30) as client:
+    with httpx.Client(base_url=writer_url, headers=KEY_HEADERS, timeout=30) as client:
         application_name, ids, names = seed_delivery(client, configurations)
     *read_ids, latency_id, waiters_id = ids
     scenarios = read_scenarios(application_name, read_ids, names[:-2])

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from benchmark import running_server
+from benchmark_waiters import KEY_HEADERS
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
         MigrationRunner(database_url).up()
         with (
             running_server(database_url) as base_url,
-            httpx.Client(base_url=base_url, timeout=120) as client,
+            httpx.Client(base_url=base_url, headers=KEY_HEADERS, timeout=120) as client,
         ):
             application = client.post("/api/v1/applications", json={"name": "worst-inputs"})
             application_id = application.json()["id"]

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import health, metrics
+from api.authorization import KeyCache
 from api.body_limit import BodyLimitMiddleware
 from api.delivery import start_delivery, stop_delivery
 from api.docs import install_docs
@@ -33,9 +34,12 @@ from api.shutdown import (
 from api.v1 import router as v1_router
 from config.logging_setup import database_url_secrets, logging_config
 from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
+from create_key import create_key
 from database.pool import Database
 from database.readiness import ReadinessProbe
 from database.url import resolve_database_url
+from models.api_key import ApiKeyCreate, Role
+from models.audit import Actor
 from startup import StartupFailed, check_port_is_free, prepare_database
 
 logger = logging.getLogger("config_service")
@@ -87,6 +91,8 @@ def create_app(
         openapi_tags=[
             {"name": "applications", "description": "Owners of configurations."},
             {"name": "configurations", "description": "Named JSON documents."},
+            {"name": "keys", "description": "API keys (admin only)."},
+            {"name": "audit", "description": "Who changed what."},
             {"name": "operations", "description": "Health and metrics, for operators."},
         ],
     )
@@ -95,6 +101,7 @@ def create_app(
     app.state.warm_up = warm_up
     app.state.draining = threading.Event()
     app.state.metrics = metrics.Metrics()
+    app.state.key_cache = KeyCache(seconds=settings.api_key_cache_seconds)
     app.include_router(v1_router)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -148,6 +155,19 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
     server.run()
 
 
+def print_development_key(settings: Settings) -> None:
+    """`dev` only: a fresh admin key named `dev` each start (earlier ones keep working), so
+    Swagger UI's Authorize button can be used at once. `serve` never makes one."""
+    command = Actor(key_id=None, key_name="dev command")
+    created = create_key(settings, ApiKeyCreate(name="dev", role=Role.ADMIN), actor=command)
+    url = f"http://{settings.host}:{settings.port}/docs"
+    print(
+        f"\nDevelopment admin key (new at each start of `dev`; paste it into Authorize at {url}):"
+        f"\n  export TOKEN={created.key}\n",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__)
     parser.add_argument(
@@ -178,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.command == "dev":
             # Once, in this (the reloader's) process; its workers only serve.
             prepare_database(settings, migrate=True)
+            print_development_key(settings)
+        elif settings.api_key_pepper is None:
+            logger.warning(
+                "API_KEY_PEPPER is not set: API keys are hashed with the development pepper; "
+                "set it to a long random secret of your own (changing it later voids every key)"
+            )
         _serve(settings, reload=arguments.command == "dev", log_config=log_config)
     except StartupFailed as error:
         print(f"cannot start: {error}", file=sys.stderr)

@@ -20,10 +20,11 @@ import pytest
 from psycopg2.extensions import make_dsn
 
 from config.settings import PROJECT_ROOT
+from conftest import make_settings
 from database.pool import connect
+from testing.api_keys import create_api_key
 
 CANARY_PASSWORD = "canary-serve-Pa55-4c1d"
-CANARY_TOKEN = "canary-token-8e2a"
 GRACE_SECONDS = 10
 
 
@@ -79,6 +80,12 @@ def service_process(
 
 
 @pytest.fixture
+def admin_key(database_url: str) -> str:
+    """A real admin key, also the canary that must never appear in the log."""
+    return create_api_key(make_settings(database_url)).key
+
+
+@pytest.fixture
 def served(
     database_url: str, tmp_path: Path
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
@@ -105,7 +112,7 @@ def lock_waiters(database_url: str) -> int:
 
 
 def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
-    served: tuple[subprocess.Popen[bytes], str, Path], database_url: str
+    served: tuple[subprocess.Popen[bytes], str, Path], database_url: str, admin_key: str
 ) -> None:
     process, url, log_path = served
     name = f"sigterm-{time.time_ns()}"
@@ -116,7 +123,7 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
             httpx.post(
                 url + "/api/v1/applications",
                 json={"name": name},
-                headers={"X-Request-ID": "in-flight-1", "Authorization": f"Bearer {CANARY_TOKEN}"},
+                headers={"X-Request-ID": "in-flight-1", "Authorization": f"Bearer {admin_key}"},
                 timeout=30,
             )
         )
@@ -165,11 +172,11 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     )
     text = log_path.read_text()
     assert CANARY_PASSWORD not in text
-    assert CANARY_TOKEN not in text
+    assert admin_key not in text
 
 
 def test_after_the_grace_a_request_waiting_on_a_lock_is_cut_off_with_a_503_problem(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, admin_key: str
 ) -> None:
     thirty_seconds = "30000"  # far beyond the grace: only the cut-off can end the wait in time
     log_path = tmp_path / "service.log"
@@ -180,7 +187,12 @@ def test_after_the_grace_a_request_waiting_on_a_lock_is_cut_off_with_a_503_probl
         DATABASE_LOCK_TIMEOUT_MS=thirty_seconds,
         DATABASE_STATEMENT_TIMEOUT_MS=thirty_seconds,
     ) as (process, url):
-        created = httpx.post(url + "/api/v1/applications", json={"name": f"cut-{time.time_ns()}"})
+        authorized = {"Authorization": f"Bearer {admin_key}"}
+        created = httpx.post(
+            url + "/api/v1/applications",
+            json={"name": f"cut-{time.time_ns()}"},
+            headers=authorized,
+        )
         application_id = created.json()["id"]
         answers: list[httpx.Response] = []
 
@@ -189,6 +201,7 @@ def test_after_the_grace_a_request_waiting_on_a_lock_is_cut_off_with_a_503_probl
                 httpx.put(
                     f"{url}/api/v1/applications/{application_id}",
                     json={"comments": "never written"},
+                    headers=authorized,
                     timeout=60,
                 )
             )

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess  # runs create_key.py as the README says  # nosec B404
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import LiveServerFactory, make_settings
+from config.settings import PROJECT_ROOT
+from conftest import make_settings
 from database.migration_runner import MigrationRunner
+from testing.live_server import run_live_server
 from testing.readme_examples import (
     README,
     Example,
@@ -43,15 +47,35 @@ def tools() -> None:
     assert not missing, f"the README's examples need {', '.join(missing)}"
 
 
+def created_key(database_url: str) -> str:
+    """`pipenv run create-key --role admin --name readme` (the Pipfile's command), whose last
+    line is the key."""
+    assert "pipenv run create-key --role admin --name" in README.read_text()
+    printed = subprocess.run(
+        [sys.executable, "create_key.py", "--role", "admin", "--name", "readme"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return printed.stdout.strip().splitlines()[-1]
+
+
 @pytest.mark.usefixtures("tools")
 def test_the_readme_examples_run_in_order_and_answer_what_they_show(
-    empty_database_url: str, live_server_factory: LiveServerFactory, tmp_path: Path
+    empty_database_url: str, tmp_path: Path
 ) -> None:
     examples = read_examples(README.read_text())
     MigrationRunner(empty_database_url).up()
+    # As a newcomer gets a key: the README's own command, on this database.
+    token = created_key(empty_database_url)
 
-    with live_server_factory(make_settings(empty_database_url)) as server:
-        outcomes = run_story(examples, server.url, tmp_path)
+    with run_live_server(
+        make_settings(empty_database_url), admin_key=token, default_key=False
+    ) as server:
+        outcomes = run_story(examples, server.url, tmp_path, {"TOKEN": token})
         address = server.url.removeprefix("http://")
 
     report = [

@@ -6,8 +6,9 @@ anything outside this folder:
 
 1. creates the virtual environment `.venv` here (git-ignored), with pip;
 2. installs Pipenv into it;
-3. runs `pipenv sync` (`--dev` for everything but dev, serve and migrate), which installs the
-   locked dependencies into that same `.venv`; skipped while Pipfile.lock is unchanged;
+3. runs `pipenv sync` (`--dev` for everything but dev, serve, migrate and create-key), which
+   installs the locked dependencies into that same `.venv`; skipped while Pipfile.lock is
+   unchanged;
 4. runs `pipenv run <script> [arguments]` and exits with its exit status.
 
 Standard library only, and it runs on old Pythons far enough to say which one it needs.
@@ -34,12 +35,12 @@ VENV = PROJECT / ".venv"
 LOCK_FILE = PROJECT / "Pipfile.lock"
 SYNC_STAMP = VENV / "pipfile-lock.sha256"
 # Scripts that need only the service's own packages; every other one gets the test tools too.
-RUNTIME_SCRIPTS = frozenset({"dev", "serve", "migrate"})
+RUNTIME_SCRIPTS = frozenset({"dev", "serve", "migrate", "create-key"})
 USAGE = """usage: python3 run.py <script> [arguments]
 
 Sets up .venv (Pipenv and the locked dependencies) when needed, then runs `pipenv run <script>`.
-Scripts (from the Pipfile): dev, serve, migrate, test, lint, fuzz, bench; any other command is
-run inside the environment as it is, e.g. `python3 run.py pytest -k revisions`."""
+Scripts (from the Pipfile): dev, serve, migrate, create-key, test, lint, fuzz, bench; any other
+command is run inside the environment as it is, e.g. `python3 run.py pytest -k revisions`."""
 
 
 class SetupFailed(Exception):

@@ -26,6 +26,8 @@ from config.settings import Settings
 from conftest import make_settings
 from database.migration_runner import MigrationRunner
 from main import create_app
+from services.api_key_secrets import new_key
+from testing.api_keys import store_api_key
 from testing.databases import temporary_database
 from testing.fuzz_settings import fuzz_examples, fuzz_settings
 from testing.live_server import LiveServer, run_live_server
@@ -52,8 +54,30 @@ def fuzz_database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def fuzz_server(fuzz_database_url: str) -> Iterator[LiveServer]:
     # Bounded long polls: a generated `If-None-Match: *` with `Prefer: wait=N` really waits.
-    with run_live_server(make_settings(fuzz_database_url, long_poll_max_seconds=1)) as server:
+    # No default key: schemathesis sends the server's admin key (AdminKey), except in the
+    # negative cases it makes by leaving the key out, which must get 401.
+    settings = make_settings(fuzz_database_url, long_poll_max_seconds=1)
+    store_api_key(settings, ADMIN_KEY, name="fuzzing")
+    with run_live_server(settings, admin_key=ADMIN_KEY, default_key=False) as server:
         yield server
+
+
+# Made before the database: schemathesis asks for it while it collects the tests.
+ADMIN_KEY = new_key().key
+
+
+class AdminKey:
+    """The HTTPBearer scheme's value for schemathesis (which leaves it out on purpose when it
+    tests that a request without it is refused)."""
+
+    def get(self, case: Case[Any], context: Any) -> str:
+        return ADMIN_KEY
+
+    def set(self, case: Case[Any], data: str, context: Any) -> None:
+        case.headers["Authorization"] = f"Bearer {data}"
+
+
+schema.auth(refresh_interval=None)(AdminKey)
 
 
 def empty_database(database_url: str) -> None:
@@ -83,7 +107,13 @@ def test_sequences_of_operations_keep_the_contract(
 ) -> None:
     """The stateful phase: follows the document's links (create, then read, update, patch,
     restore, diff, delete, read again...) and checks every response on the way."""
-    live = from_url(f"{fuzz_server.url}/openapi.json").exclude(path_regex=STREAMS)
+    # Schemathesis also infers links from response fields named like path parameters; an audit
+    # record's `configuration_id` is null for changes of applications and keys, so links from
+    # the audit list would ask for /configurations/None. And from the key list it would find
+    # the fuzzer's own key and revoke it. Both are fuzzed above.
+    left_out = f"{STREAMS}|/audit$|/revoke$"
+    live = from_url(f"{fuzz_server.url}/openapi.json").exclude(path_regex=left_out)
+    live.auth(refresh_interval=None)(AdminKey)
 
     class Workflow(live.as_state_machine()):  # type: ignore[misc]
         """Schemathesis' state machine, on an emptied database, knowing about one cascade."""

@@ -22,7 +22,9 @@ from config.settings import Settings
 from conftest import LiveServerFactory, make_settings
 from database.migration_runner import MigrationRunner
 from database.pool import Connection, connect
+from testing.api_keys import create_api_key
 from testing.disposable_server import DisposableServer
+from testing.live_server import run_live_server
 
 DATABASE_NAME = "config_service_faults"
 UNAVAILABLE = "urn:config-service:problem:database-unavailable"
@@ -225,11 +227,13 @@ def test_a_crash_under_load_gives_fast_503s_then_heals_and_loses_no_acknowledged
 
 
 def test_a_service_started_while_the_database_is_down_becomes_ready_by_itself(
-    server: DisposableServer, live_server_factory: LiveServerFactory
+    server: DisposableServer,
 ) -> None:
+    # The key is made while the database is up; the service checks it once it answers.
+    key = create_api_key(fault_settings(server)).key
     server.stop()
     with (
-        live_server_factory(fault_settings(server)) as live,
+        run_live_server(fault_settings(server), admin_key=key) as live,
         httpx.Client(base_url=live.url, timeout=10) as client,
     ):
         assert client.get("/health/live").status_code == 200

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.authorization import metrics_key
 from api.request_context import route_template
 from database.pool import Database
 from database.pool_events import ERROR_KINDS
@@ -154,6 +155,8 @@ router = APIRouter(tags=["operations"])
 @router.get(
     "/metrics",
     summary="Prometheus metrics",
+    description="Open, unless METRICS_REQUIRE_KEY=true: then it needs an admin key.",
+    dependencies=[Depends(metrics_key)],
     response_class=Response,
     responses={
         200: {

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api.authorization import BEARER_SCHEME
 from api.health import HEALTH_MEDIA_TYPE
 from api.merge_patch_input import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
 from api.problem_schema import PROBLEM_TYPE_PREFIX
-from api.problems import PROBLEM_MEDIA_TYPE
+from api.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from api.rate_limit import is_rate_limited_path
 from models.json_document_schema import JSON_DOCUMENT_SCHEMAS
 
@@ -21,6 +22,8 @@ Config Service stores **configurations**: named JSON documents owned by **applic
 * Create an application, then configurations that belong to it.
 * Ids are ULIDs made by the service; lists are ordered by id and paged with `limit` and
   `after`; the `Link: <…>; rel="next"` header gives the next page.
+* Every `/api/v1` call needs an API key: `Authorization: Bearer cs_...` (use **Authorize**
+  above). Keys have a role (`admin`, `write`, `read`) and may be limited to some applications.
 * Every error is an RFC 9457 `application/problem+json` body; validation problems list each
   field and rule in `errors`.
 """
@@ -107,6 +110,25 @@ def _describe_rate_limits(schema: dict[str, Any]) -> None:
                 operation["responses"].setdefault("429", deepcopy(_RATE_LIMITED))
 
 
+def _describe_authorization(schema: dict[str, Any]) -> None:
+    """Every /api/v1 operation needs a key (api/authorization.py), and may answer 401 and 403."""
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["HTTPBearer"] = BEARER_SCHEME
+    for path, path_item in schema.get("paths", {}).items():
+        for operation in path_item.values():
+            if path.startswith("/api/v1"):
+                operation["security"] = [{"HTTPBearer": []}]
+                responses = operation.setdefault("responses", {})
+                for status, entry in problem_responses(401, 403).items():
+                    documented = {**entry, "content": {**entry["content"]}}
+                    documented["content"][PROBLEM_MEDIA_TYPE] = {
+                        **entry["content"][PROBLEM_MEDIA_TYPE],
+                        "schema": {"$ref": "#/components/schemas/Problem"},
+                    }
+                    del documented["model"]
+                    responses.setdefault(str(status), documented)
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -119,6 +141,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             _move_error_content(schema)
             _describe_rate_limits(schema)
+            _describe_authorization(schema)
             _describe_request_id(schema)
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 JSON_DOCUMENT_SCHEMAS

@@ -122,7 +122,11 @@ def test_creates_declare_201_with_a_location_header(document: dict[str, Any]) ->
         if method == "POST" and "{" not in path
     ]
 
-    assert [path for path, _ in creates] == ["/api/v1/applications", "/api/v1/configurations"]
+    assert [path for path, _ in creates] == [
+        "/api/v1/applications",
+        "/api/v1/configurations",
+        "/api/v1/keys",
+    ]
     for _, create in creates:
         created = create["responses"]["201"]
         assert created["headers"]["Location"]["schema"] == {"type": "string"}
@@ -184,7 +188,40 @@ def test_every_path_and_query_parameter_has_a_description(document: dict[str, An
 def test_create_application_documents_exactly_its_statuses(document: dict[str, Any]) -> None:
     create = operation(document, "POST", "/api/v1/applications")
 
-    assert set(create["responses"]) == {"201", "400", "409", "413", "415", "422", "429", "503"}
+    assert set(create["responses"]) == {
+        "201",
+        "400",
+        "401",
+        "403",
+        "409",
+        "413",
+        "415",
+        "422",
+        "429",
+        "503",
+    }
+
+
+def test_every_api_operation_needs_a_bearer_key_and_documents_401_and_403(
+    document: dict[str, Any],
+) -> None:
+    """Swagger UI's Authorize button sends what `securitySchemes` declares, on each operation
+    that lists it in `security`."""
+    assert document["components"]["securitySchemes"] == {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": document["components"]["securitySchemes"]["HTTPBearer"]["description"],
+        }
+    }
+    for method, path, found in operations(document):
+        if path.startswith("/api/v1"):
+            assert found["security"] == [{"HTTPBearer": []}], f"{method} {path}"
+            assert {"401", "403"} <= set(found["responses"]), f"{method} {path}"
+            challenge = found["responses"]["401"]["headers"]["WWW-Authenticate"]
+            assert challenge["schema"] == {"type": "string"}
+        else:
+            assert "security" not in found, f"{method} {path}"
 
 
 def test_docs_serve_swagger_ui(client: httpx.Client) -> None:

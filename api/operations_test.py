@@ -13,11 +13,13 @@ import pytest
 from api.v1.applications_test import assert_problem
 from config.logging_setup import ContextFilter
 from conftest import LiveServer, LiveServerFactory, make_settings
+from testing.live_server import run_live_server
 
 HEALTH = "application/health+json"
 MISSING_ID = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
 CANARY_PASSWORD = "canary-Pa55word-7f3e9d"  # a fake secret that must never surface
+CANARY_KEY = "cs_canaryk2_" + "Kq7" * 14  # shaped as an API key; must never surface either
 
 
 @pytest.fixture
@@ -139,11 +141,12 @@ def test_one_access_line_per_request_with_the_request_id(
 
 
 def test_logs_of_a_request_carry_its_id_and_never_the_database_password(
-    live_server_factory: LiveServerFactory, captured: pytest.LogCaptureFixture
+    captured: pytest.LogCaptureFixture,
 ) -> None:
     unreachable = f"postgresql://postgres:{CANARY_PASSWORD}@127.0.0.1:1/config_service"
+    # No key can be made on a database that does not answer; checking this one needs it (503).
     with (
-        live_server_factory(make_settings(unreachable)) as server,
+        run_live_server(make_settings(unreachable), admin_key=CANARY_KEY) as server,
         httpx.Client(base_url=server.url, timeout=30) as http,
     ):
         ready = http.get("/health/ready", headers={"X-Request-ID": "canary-ready"})
@@ -168,6 +171,7 @@ def test_logs_of_a_request_carry_its_id_and_never_the_database_password(
     }
     everything = "\n".join(captured.handler.format(r) for r in captured.records)
     assert CANARY_PASSWORD not in everything
+    assert CANARY_KEY not in everything
 
 
 def metric(text: str, sample: str) -> float:
@@ -197,7 +201,8 @@ def test_metrics_count_requests_by_route_template_and_status_class(own_server: L
     assert metric(text, 'config_service_db_pool_connections{state="in_use"}') == 0.0
     assert metric(text, 'config_service_db_pool_connections{state="idle"}') == 1.0
     assert metric(text, 'config_service_db_pool_connections{state="waiting"}') == 0.0
-    assert metric(text, "config_service_db_pool_wait_seconds_count") == 3.0
+    # Three requests, and the first check of the server's key.
+    assert metric(text, "config_service_db_pool_wait_seconds_count") == 4.0
     assert metric(text, 'config_service_db_errors_total{kind="lock_timeout"}') == 0.0
 
 

@@ -9,6 +9,8 @@ from api.problem_schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem
 
 _DESCRIPTIONS = {
     400: "The body is not valid JSON.",
+    401: "No API key, or one that is unknown, revoked or expired (`WWW-Authenticate: Bearer`).",
+    403: "The API key's role does not allow this on this application.",
     404: "No such resource.",
     409: "The name is already taken.",
     413: "The body is larger than MAX_BODY_BYTES.",
@@ -21,6 +23,20 @@ _DESCRIPTIONS = {
 }
 
 _EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "send an API key as `Authorization: Bearer <key>`",
+        "instance": "/api/v1/applications",
+    },
+    403: {
+        "type": "about:blank",
+        "title": "Forbidden",
+        "status": 403,
+        "detail": "the API key k7d2m4qx has the role 'read'; this needs 'write'",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
+    },
     400: {
         "type": PROBLEM_TYPE_PREFIX + "malformed-json",
         "title": "Malformed JSON body",
@@ -118,6 +134,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_MEDIA_TYPE: {"example": _EXAMPLES[status]}},
         }
+        if status == HTTPStatus.UNAUTHORIZED:
+            entry["headers"] = {
+                "WWW-Authenticate": {
+                    "description": '`Bearer`, with `error="invalid_token"` when a key was sent.',
+                    "schema": {"type": "string"},
+                }
+            }
         if status == HTTPStatus.SERVICE_UNAVAILABLE:
             entry["headers"] = {
                 "Retry-After": {

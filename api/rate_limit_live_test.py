@@ -14,15 +14,14 @@ import httpx
 import pytest
 
 from api.operations_test import metric
-from conftest import LiveServer, LiveServerFactory, make_settings
+from conftest import LiveServer, make_settings
+from testing.live_server import run_live_server
 
 ALLOWED = {200, 401}
 
 
 @pytest.fixture(scope="module")
-def limited_server(
-    live_server_factory: LiveServerFactory, database_url: str
-) -> Iterator[LiveServer]:
+def limited_server(database_url: str) -> Iterator[LiveServer]:
     settings = make_settings(
         database_url,
         rate_limit_address_per_second=0.0001,
@@ -31,7 +30,8 @@ def limited_server(
         rate_limit_burst=2,
         events_heartbeat_seconds=0.05,
     )
-    with live_server_factory(settings) as server:
+    # No default key: these requests are counted by the key or address they really send.
+    with run_live_server(settings, default_key=False) as server:
         yield server
 
 

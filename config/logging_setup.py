@@ -29,8 +29,9 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 REDACTED = "***"
 
 # Secrets of shapes we know, whatever their value: the password in a URL's user info, in a
-# keyword DSN, and bearer tokens. RE2, not re: a log line can quote a client's text, and with a
-# backtracking engine the URL shape costs quadratic time on "a://x:a://x:..." (11 s for 120 kB).
+# keyword DSN, bearer tokens and API keys. RE2, not re: a log line can quote a client's text,
+# and with a backtracking engine the URL shape costs quadratic time on "a://x:a://x:..."
+# (11 s for 120 kB).
 _SECRET_SHAPES = [
     (
         re2.compile(r"(?P<keep>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)[^@\s]+@"),
@@ -42,6 +43,12 @@ _SECRET_SHAPES = [
     ),
     (
         re2.compile(r"(?i)(?P<keep>\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
+        rf"\g<keep>{REDACTED}",
+    ),
+    # This service's API keys (services/api_key_secrets.py), wherever they appear: the visible
+    # prefix is kept, so a line still tells which key it was.
+    (
+        re2.compile(r"(?P<keep>\bcs_[a-z2-9]{8}_)[A-Za-z0-9_-]+"),
         rf"\g<keep>{REDACTED}",
     ),
 ]

@@ -122,3 +122,33 @@ def test_a_long_line_of_url_like_text_is_scrubbed_without_backtracking() -> None
     # With Python's re this line took minutes (quadratic); RE2 scans it once.
     line = "a://x:" * 200_000 + "secret@host"
     assert Redactor().redact(line) == "a://x:***@host"
+
+
+CANARY_KEY = "cs_k7d2m4qx_Canary-Key_0123456789abcdefghijklmnopqrstu"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"failed to use {CANARY_KEY} here", "failed to use cs_k7d2m4qx_*** here"),
+        (
+            f"headers={{'authorization': 'Bearer {CANARY_KEY}'}}",
+            "headers={'authorization': 'Bearer ***'}",
+        ),
+        (f"key={CANARY_KEY}", "key=cs_k7d2m4qx_***"),
+    ],
+)
+def test_api_keys_are_scrubbed_keeping_only_their_prefix(text: str, expected: str) -> None:
+    assert Redactor().redact(text) == expected
+
+
+def test_a_logged_api_key_never_reaches_the_line() -> None:
+    record = logging.LogRecord(
+        "x", logging.ERROR, "f", 1, "request with %s failed", (CANARY_KEY,), None
+    )
+    ContextFilter().filter(record)
+
+    line = JsonFormatter().format(record)
+
+    assert CANARY_KEY not in line
+    assert json.loads(line)["message"] == "request with cs_k7d2m4qx_*** failed"

@@ -21,7 +21,9 @@ LogFormat = Literal["json", "text"]
 
 _URL_SCHEMES = ("postgresql://", "postgres://")
 # Settings whose value may hold a password: an error about them never shows the value.
-_SECRET_SETTINGS = frozenset({"DATABASE_URL"})
+_SECRET_SETTINGS = frozenset({"DATABASE_URL", "API_KEY_PEPPER"})
+# Used when API_KEY_PEPPER is unset, so that `dev` and the tests need no setup; `serve` warns.
+DEVELOPMENT_PEPPER = "config-service-development-pepper"
 
 
 class Settings(BaseSettings):
@@ -130,6 +132,21 @@ class Settings(BaseSettings):
         "average before its requests get 429 (0: no limit).",
     )
     rate_limit_auth_failures_burst: int = Field(default=20, ge=1, le=1_000_000)
+    api_key_pepper: SecretStr | None = Field(
+        default=None,
+        description="Secret key of the HMAC that API keys are stored as. Changing it makes "
+        "every key invalid. Unset: a fixed development value (serve warns).",
+    )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How long an instance trusts a key it has checked; a revocation or expiry "
+        "reaches other instances within this (0: check every request in PostgreSQL).",
+    )
+    metrics_require_key: bool = Field(
+        default=False, description="true: GET /metrics needs an admin key."
+    )
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: LogLevel = "info"
@@ -143,6 +160,11 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long in-flight requests may take; then their database work "
         "is cancelled (503) and the process exits.",
     )
+
+    @property
+    def pepper(self) -> bytes:
+        secret = self.api_key_pepper.get_secret_value() if self.api_key_pepper else ""
+        return (secret or DEVELOPMENT_PEPPER).encode()
 
     @field_validator("database_url")
     @classmethod

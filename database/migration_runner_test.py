@@ -417,7 +417,15 @@ def test_real_migrations_up_down_up(empty_database_url: str) -> None:
         "SELECT table_name, column_name FROM information_schema.columns "
         "WHERE table_schema = 'public' AND collation_name = 'C' ORDER BY table_name, column_name",
     ) == [
+        ("api_keys", "applications"),
+        ("api_keys", "created_by"),
+        ("api_keys", "id"),
+        ("api_keys", "prefix"),
         ("applications", "id"),
+        ("audit_log", "application_id"),
+        ("audit_log", "configuration_id"),
+        ("audit_log", "key_id"),
+        ("audit_log", "target_id"),
         ("change_log", "application_id"),
         ("change_log", "configuration_id"),
         ("configuration_revisions", "configuration_id"),

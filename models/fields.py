@@ -7,9 +7,10 @@ document tells clients (and fuzzers) exactly what is accepted.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # Crockford base32 without I, L, O, U; a first character above 7 would overflow 128 bits.
@@ -100,3 +101,26 @@ ChangeMessage = Annotated[
     ),
     AfterValidator(_check_comments),
 ]
+
+
+_DATE_TIME_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _date_time_text(value: object) -> object:
+    """JSON and query strings carry date-times as RFC 3339 text; pydantic would also take a
+    number (seconds since 1970), which is no date-time of the schema."""
+    if isinstance(value, str) and _DATE_TIME_START.match(value):
+        return value
+    if value is not None and not isinstance(value, datetime):  # Python callers pass datetimes
+        raise PydanticCustomError(
+            "datetime_format", "must be an RFC 3339 date-time, e.g. 2027-01-01T00:00:00Z"
+        )
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    """In UTC (PostgreSQL takes offsets up to 15:59 only); without an offset: UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+DateTimeText = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)]

@@ -40,6 +40,7 @@ SELECT_APPLICATIONS_PAGE = """
     FROM applications
     WHERE (%(after)s::text IS NULL OR id > %(after)s)
       AND (%(name)s::text IS NULL OR name = %(name)s)
+      AND (%(only)s::text[] IS NULL OR id = ANY(%(only)s))
     ORDER BY id
     LIMIT %(limit)s
 """
@@ -65,6 +66,14 @@ BUMP_APPLICATION_VERSION = """
 DELETE_APPLICATION_IF_VERSION = """
     DELETE FROM applications
     WHERE id = %(id)s AND version = %(expected_version)s
+"""
+
+SELECT_APPLICATION_ID_BY_NAME = """
+    SELECT id FROM applications WHERE name = %(name)s
+"""
+
+SELECT_OWNER_OF_CONFIGURATION = """
+    SELECT application_id FROM configurations WHERE id = %(id)s
 """
 
 SELECT_CONFIGURATION_IDS = """
@@ -105,10 +114,12 @@ class ApplicationRepository(Repository):
         return None if row is None else application_from_row(row)
 
     def list_page(
-        self, *, after: str | None, limit: int, name: str | None
+        self, *, after: str | None, limit: int, name: str | None, only: list[str] | None = None
     ) -> list[Versioned[Application]]:
+        """`only`: just these ids (None: every application)."""
+        parameters = {"after": after, "limit": limit, "name": name, "only": only}
         with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
-            cursor.execute(SELECT_APPLICATIONS_PAGE, {"after": after, "limit": limit, "name": name})
+            cursor.execute(SELECT_APPLICATIONS_PAGE, parameters)
             return [application_from_row(row) for row in cursor.fetchall()]
 
     def update_if_version(
@@ -144,3 +155,12 @@ class ApplicationRepository(Repository):
         with self._connection.cursor() as cursor:
             cursor.execute(SELECT_CONFIGURATION_IDS, {"application_id": application_id})
             return [row[0] for row in cursor.fetchall()]
+
+    def id_by_name(self, *, name: str) -> str | None:
+        row = self._fetch_one(SELECT_APPLICATION_ID_BY_NAME, {"name": name})
+        return None if row is None else str(row["id"])
+
+    def owner_of_configuration(self, *, configuration_id: str) -> str | None:
+        """The id of the application a configuration belongs to (it never moves)."""
+        row = self._fetch_one(SELECT_OWNER_OF_CONFIGURATION, {"id": configuration_id})
+        return None if row is None else str(row["application_id"])

@@ -1,8 +1,9 @@
 """A unit of work: one transaction, and the repositories that work in it.
 
 Services open one with `with self._unit_of_work() as uow:` and reach the data through
-`uow.applications`, `uow.configurations` and `uow.change_log`; the transaction commits when
-the block ends and rolls back when it raises. A new repository is added here, once.
+`uow.applications`, `uow.configurations`, `uow.api_keys`, `uow.audit` and `uow.change_log`;
+the transaction commits when the block ends and rolls back when it raises.
+A new repository is added here, once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from database.pool import Connection, Database
+from repositories.api_key_repository import ApiKeyRepository
 from repositories.application_repository import ApplicationRepository
+from repositories.audit_repository import AuditRepository
 from repositories.change_log_repository import ChangeLogRepository
 from repositories.configuration_repository import ConfigurationRepository
 
@@ -20,6 +23,9 @@ class UnitOfWork:
     def __init__(self, connection: Connection) -> None:
         self.applications = ApplicationRepository(connection)
         self.configurations = ConfigurationRepository(connection)
+        self.api_keys = ApiKeyRepository(connection)
+        # Every change appends its record here, in its own transaction (before the change log).
+        self.audit = AuditRepository(connection)
         # Appends must come last in a writing transaction (see change_log_repository.py).
         self.change_log = ChangeLogRepository(connection)
 

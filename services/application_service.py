@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.application import Application, ApplicationCreate, ApplicationDetail, ApplicationUpdate
+from models.audit import Actor, AuditAction, AuditEntry, TargetType
 from models.change import ChangeEntry, ChangeKind
 from models.page import Page
 from models.versioned import Precondition, Versioned, last_writer_wins
@@ -39,15 +40,41 @@ def _current(
     return current
 
 
+def _audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: AuditAction,
+    application_id: str,
+    *,
+    before: int | None,
+    after: int | None,
+) -> None:
+    entry = AuditEntry(
+        action=action,
+        target_type=TargetType.APPLICATION,
+        target_id=application_id,
+        application_id=application_id,
+        revision_before=before,
+        revision_after=after,
+    )
+    uow.audit.append(actor=actor, entry=entry)
+
+
 class ApplicationService:
-    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+    def __init__(self, unit_of_work: UnitOfWorkFactory, *, actor: Actor) -> None:
+        """`actor`: who the writes are made for; each one is audited in its transaction."""
         self._unit_of_work = unit_of_work
+        self._actor = actor
 
     def create(self, *, data: ApplicationCreate) -> Versioned[ApplicationDetail]:
         def attempt(uow: UnitOfWork) -> Versioned[Application] | None:
-            return uow.applications.add(
+            created = uow.applications.add(
                 application_id=new_id(), name=data.name, comments=data.comments
             )
+            if created is not None:
+                action = AuditAction.APPLICATION_CREATED
+                _audit(uow, self._actor, action, created.value.id, before=None, after=1)
+            return created
 
         created = retry_write(self._unit_of_work, attempt)
         if created is None:
@@ -63,9 +90,18 @@ class ApplicationService:
                 application, uow.applications.configuration_ids(application_id=application_id)
             )
 
-    def list(self, *, after: str | None, limit: int, name: str | None) -> Page[Application]:
+    def list(
+        self,
+        *,
+        after: str | None,
+        limit: int,
+        name: str | None,
+        only: frozenset[str] | None = None,
+    ) -> Page[Application]:
+        """`only`: just these applications (what a scoped key may read); None: all."""
+        chosen = None if only is None else sorted(only)
         with self._unit_of_work() as uow:
-            rows = uow.applications.list_page(after=after, limit=limit + 1, name=name)
+            rows = uow.applications.list_page(after=after, limit=limit + 1, name=name, only=chosen)
         return Page.from_rows(
             [row.value for row in rows], limit=limit, cursor=lambda application: application.id
         )
@@ -98,6 +134,10 @@ class ApplicationService:
                     raise ApplicationNameTaken(name) from error
             if written is None:
                 raise StaleRead(resource=RESOURCE, resource_id=application_id)
+            if written is not current:
+                revisions = {"before": current.value.revision, "after": written.value.revision}
+                action = AuditAction.APPLICATION_UPDATED
+                _audit(uow, self._actor, action, application_id, **revisions)
             ids = uow.applications.configuration_ids(application_id=application_id)
             if name != current.value.name:
                 # Clients find configurations by application name: caches must know. Last in
@@ -119,6 +159,9 @@ class ApplicationService:
                 application_id=application_id, expected_version=current.version
             ):
                 raise StaleRead(resource=RESOURCE, resource_id=application_id)
+            before = current.value.revision
+            action = AuditAction.APPLICATION_DELETED
+            _audit(uow, self._actor, action, application_id, before=before, after=None)
             uow.change_log.append(
                 application_id=application_id,
                 entries=[*deleted, ChangeEntry(kind=ChangeKind.APPLICATION_DELETED)],

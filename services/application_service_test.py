@@ -15,6 +15,7 @@ from repositories.unit_of_work import unit_of_work_factory
 from services.application_service import ApplicationService
 from services.errors import ApplicationNameTaken, ApplicationNotFound, PreconditionFailed
 from services.ids import new_id
+from testing.actors import TEST_ACTOR
 
 
 def unique_name(prefix: str = "app") -> str:
@@ -23,7 +24,7 @@ def unique_name(prefix: str = "app") -> str:
 
 @pytest.fixture
 def service(database: Database) -> ApplicationService:
-    return ApplicationService(unit_of_work_factory(database))
+    return ApplicationService(unit_of_work_factory(database), actor=TEST_ACTOR)
 
 
 def create(

@@ -23,6 +23,7 @@ from services.application_service import ApplicationService
 from services.configuration_service import ConfigurationService
 from services.delivery_service import DeliveryService, prune_change_log
 from services.errors import ChangePositionExpired
+from testing.actors import TEST_ACTOR
 from testing.databases import temporary_database
 
 
@@ -43,9 +44,9 @@ def changes_since(database: Database, position: int, application_id: str) -> lis
 
 @pytest.fixture
 def services(database: Database) -> tuple[ApplicationService, ConfigurationService]:
-    return ApplicationService(unit_of_work_factory(database)), ConfigurationService(
-        unit_of_work_factory(database), max_json_depth=32
-    )
+    return ApplicationService(
+        unit_of_work_factory(database), actor=TEST_ACTOR
+    ), ConfigurationService(unit_of_work_factory(database), max_json_depth=32, actor=TEST_ACTOR)
 
 
 def test_every_write_records_its_change_in_order(
@@ -197,8 +198,10 @@ def own_database(server_url: str) -> Iterator[Database]:
 def test_pruning_drops_old_records_and_an_expired_position_is_refused(
     own_database: Database,
 ) -> None:
-    applications = ApplicationService(unit_of_work_factory(own_database))
-    configurations = ConfigurationService(unit_of_work_factory(own_database), max_json_depth=32)
+    applications = ApplicationService(unit_of_work_factory(own_database), actor=TEST_ACTOR)
+    configurations = ConfigurationService(
+        unit_of_work_factory(own_database), max_json_depth=32, actor=TEST_ACTOR
+    )
     application = applications.create(data=ApplicationCreate(name="app")).value
     created = configurations.create(
         data=ConfigurationCreate(application_id=application.id, name="c", config={})

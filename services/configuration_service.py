@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from models.audit import Actor, AuditAction, AuditEntry, TargetType
 from models.change import ChangeEntry, ChangeKind
 from models.configuration import (
     Configuration,
@@ -51,9 +52,13 @@ def versioned(configuration: Configuration) -> Versioned[Configuration]:
 
 
 class ConfigurationService:
-    def __init__(self, unit_of_work: UnitOfWorkFactory, *, max_json_depth: int) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, *, max_json_depth: int, actor: Actor
+    ) -> None:
+        """`actor`: who the writes are made for; each one is audited in its transaction."""
         self._unit_of_work = unit_of_work
         self._max_json_depth = max_json_depth
+        self._actor = actor
 
     # Reads
 
@@ -124,6 +129,7 @@ class ConfigurationService:
             )
             if created is None:
                 raise ConfigurationNameTaken(application_id=data.application_id, name=data.name)
+            self._audit(uow, AuditAction.CONFIGURATION_CREATED, created, before=None)
             record_change(uow, created, ChangeKind.CREATED)
             return created
 
@@ -146,7 +152,10 @@ class ConfigurationService:
                 schema=changes.json_schema if "json_schema" in provided else current.json_schema,
             )
 
-        return self._write(configuration_id, precondition, Change(apply, changes.message))
+        change = Change(apply, changes.message)
+        return self._write(
+            configuration_id, precondition, change, AuditAction.CONFIGURATION_UPDATED
+        )
 
     def merge_patch(
         self,
@@ -160,7 +169,10 @@ class ConfigurationService:
         def apply(current: Configuration) -> State:
             return patched_state(current, patch)
 
-        return self._write(configuration_id, precondition, Change(apply, patch.message))
+        change = Change(apply, patch.message)
+        return self._write(
+            configuration_id, precondition, change, AuditAction.CONFIGURATION_PATCHED
+        )
 
     def restore(
         self,
@@ -184,7 +196,9 @@ class ConfigurationService:
             )
 
         change = Change(apply, message or f"restore of revision {revision}", restored_from=revision)
-        return self._write(configuration_id, precondition, change)
+        return self._write(
+            configuration_id, precondition, change, AuditAction.CONFIGURATION_RESTORED
+        )
 
     def delete(self, *, configuration_id: str, precondition: Precondition | None = None) -> None:
         def attempt(uow: UnitOfWork) -> None:
@@ -205,6 +219,7 @@ class ConfigurationService:
                 configuration_id=configuration_id, expected_revision=current.revision
             ):
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
+            self._audit(uow, AuditAction.CONFIGURATION_DELETED, None, before=current)
             record_change(uow, current, ChangeKind.DELETED)
 
         retry_write(self._unit_of_work, attempt)
@@ -212,7 +227,11 @@ class ConfigurationService:
     # Internals
 
     def _write(
-        self, configuration_id: str, precondition: Precondition | None, change: Change
+        self,
+        configuration_id: str,
+        precondition: Precondition | None,
+        change: Change,
+        action: AuditAction,
     ) -> Versioned[Configuration]:
         def attempt(uow: UnitOfWork) -> Configuration:
             current = uow.configurations.get(
@@ -246,10 +265,33 @@ class ConfigurationService:
                 # Another writer got there first; the next attempt starts from its revision.
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
             kind = ChangeKind.RESTORED if change.restored_from else ChangeKind.UPDATED
+            self._audit(uow, action, written, before=current)
             record_change(uow, written, kind)
             return written
 
         return versioned(retry_write(self._unit_of_work, attempt))
+
+    def _audit(
+        self,
+        uow: UnitOfWork,
+        action: AuditAction,
+        after: Configuration | None,
+        *,
+        before: Configuration | None,
+    ) -> None:
+        """Who made the change and between which revisions (the values stay in revisions)."""
+        subject = after or before
+        assert subject is not None  # noqa: S101 (a change has a before or an after)  # nosec B101
+        entry = AuditEntry(
+            action=action,
+            target_type=TargetType.CONFIGURATION,
+            target_id=subject.id,
+            application_id=subject.application_id,
+            configuration_id=subject.id,
+            revision_before=None if before is None else before.revision,
+            revision_after=None if after is None else after.revision,
+        )
+        uow.audit.append(actor=self._actor, entry=entry)
 
 
 def record_change(uow: UnitOfWork, configuration: Configuration, kind: ChangeKind) -> None:

@@ -22,6 +22,7 @@ from services.errors import (
     InvalidRequest,
 )
 from services.ids import new_id
+from testing.actors import TEST_ACTOR
 
 MAX_DEPTH = 4
 
@@ -32,12 +33,14 @@ def unique_name(prefix: str = "config") -> str:
 
 @pytest.fixture
 def service(database: Database) -> ConfigurationService:
-    return ConfigurationService(unit_of_work_factory(database), max_json_depth=MAX_DEPTH)
+    return ConfigurationService(
+        unit_of_work_factory(database), max_json_depth=MAX_DEPTH, actor=TEST_ACTOR
+    )
 
 
 @pytest.fixture
 def applications(database: Database) -> ApplicationService:
-    return ApplicationService(unit_of_work_factory(database))
+    return ApplicationService(unit_of_work_factory(database), actor=TEST_ACTOR)
 
 
 def unversioned(configuration: Versioned[Configuration]) -> Configuration:

@@ -28,6 +28,10 @@ class ConfigurationNotFound(NotFound):
     resource = "configuration"
 
 
+class ApiKeyNotFound(NotFound):
+    resource = "key"
+
+
 class Conflict(DomainError):
     """The request is valid but clashes with the current state of the data."""
 

@@ -201,8 +201,14 @@ def body_mismatches(shown: str, body: str) -> list[str]:
     return [f"body: {found}"] if found else []
 
 
-def run_story(examples: list[Example], base_url: str, workspace: Path) -> list[Outcome]:
-    """Run the commands in one bash session; curl also saves each response's headers."""
+def run_story(
+    examples: list[Example],
+    base_url: str,
+    workspace: Path,
+    environment: dict[str, str] | None = None,
+) -> list[Outcome]:
+    """Run the commands in one bash session (with `environment` added to its variables);
+    curl also saves each response's headers."""
     variables = sorted(
         {match.group(1) for e in examples if (match := VARIABLE_ASSIGNMENT.match(e.command))}
     )
@@ -222,7 +228,7 @@ def run_story(examples: list[Example], base_url: str, workspace: Path) -> list[O
     (workspace / ".curlrc").write_text(f"max-time = {REQUEST_SECONDS}\n")
     subprocess.run(  # noqa: S603 (bash runs the README's own commands)  # nosec B603
         [shutil.which("bash") or "bash", "-c", "\n".join(script)],
-        env={**os.environ, "CURL_HOME": str(workspace)},
+        env={**os.environ, **(environment or {}), "CURL_HOME": str(workspace)},
         check=False,
         timeout=600,
     )

@@ -6,6 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from api.authorization import (
+    ApplicationFrom,
+    AuthenticatedKey,
+    Permission,
+    requires,
+    scope_of,
+)
 from api.conditional import (
     ETAG_HEADER_DOC,
     IfNoneMatch,
@@ -48,7 +55,7 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     "",
     status_code=201,
     summary="Create an application",
-    dependencies=[JsonBody],
+    dependencies=[requires(Permission.ADMIN), JsonBody],
     responses={
         201: {
             "description": "Created.",
@@ -75,18 +82,21 @@ def create_application(
 @router.get(
     "",
     summary="List applications",
-    description="Ordered by id (creation order). Follow the `Link` header for the next page.",
+    description="Ordered by id (creation order), only those the key may read. Follow the "
+    "`Link` header for the next page.",
+    dependencies=[requires(Permission.READ)],
     responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(422, 503)},
 )
 def list_applications(
     service: ApplicationServiceDep,
+    key: AuthenticatedKey,
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
     after: Annotated[ApplicationId | None, Query(description="Return items after this id.")] = None,
     name: Annotated[Name | None, Query(description="Only the application with this name.")] = None,
 ) -> list[Application]:
-    page = service.list(after=after, limit=limit, name=name)
+    page = service.list(after=after, limit=limit, name=name, only=scope_of(key))
     add_next_link(request, response, page, limit=limit)
     return page.items
 
@@ -94,6 +104,7 @@ def list_applications(
 @router.get(
     "/{application_id}",
     summary="Get an application with its configuration ids",
+    dependencies=[requires(Permission.READ, ApplicationFrom.PATH)],
     response_model=ApplicationDetail,
     responses={
         200: {"headers": ETAG_HEADER_DOC},
@@ -117,7 +128,7 @@ def get_application(
     summary="Update an application",
     description="Fields left out stay unchanged; `comments: null` clears the comments. "
     "Send the ETag in If-Match to make sure nobody changed it since you read it.",
-    dependencies=[JsonBody],
+    dependencies=[requires(Permission.WRITE, ApplicationFrom.PATH), JsonBody],
     responses={
         200: {"headers": ETAG_HEADER_DOC},
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
@@ -141,6 +152,7 @@ def update_application(
     "/{application_id}",
     status_code=204,
     summary="Delete an application and all its configurations",
+    dependencies=[requires(Permission.ADMIN)],
     responses=problem_responses(404, 412, 422, 428, 503),
 )
 def delete_application(
@@ -156,6 +168,7 @@ def delete_application(
 @router.get(
     "/{application_id}/configurations",
     summary="List an application's configurations",
+    dependencies=[requires(Permission.READ, ApplicationFrom.PATH)],
     description="Full configurations ordered by id. Follow the `Link` header for the next page.",
     responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503)},
 )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from api.authorization import ApplicationFrom, Permission, requires
 from api.conditional import (
     ETAG_HEADER_DOC,
     IfNoneMatch,
@@ -66,7 +67,7 @@ class JsonPatchResponse(JSONResponse):
     summary="Create a configuration",
     description="`application_id` in the body names the owning application; an unknown one "
     "is a 422. With a `schema`, `config` must satisfy it. This is revision 1.",
-    dependencies=[JsonBody],
+    dependencies=[requires(Permission.WRITE, ApplicationFrom.BODY), JsonBody],
     responses={
         201: {
             "description": "Created.",
@@ -95,6 +96,7 @@ def create_configuration(
 @router.get(
     "/{configuration_id}",
     summary="Get a configuration",
+    dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="Served from this instance's memory when it can be trusted. With "
     "If-None-Match and `Prefer: wait=N` this is a long poll (see the values route).",
     response_model=Configuration,
@@ -119,7 +121,7 @@ async def get_configuration(configuration_id: ConfigurationIdPath, request: Requ
     description="Fields left out stay unchanged; `comments: null` and `schema: null` clear; "
     "`name` and `config` may be left out but not null; `config` replaces the whole document. "
     "A change makes the next revision (`message` is kept with it); no change, no revision.",
-    dependencies=[JsonBody],
+    dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), JsonBody],
     responses={
         200: {"headers": ETAG_HEADER_DOC},
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
@@ -147,7 +149,10 @@ def update_configuration(
     description="An RFC 7396 merge patch (`Content-Type: application/merge-patch+json`) of "
     "`{name, comments, config, schema}`: members merge, `null` removes. A top-level `message` "
     "is not patched but kept with the revision.",
-    dependencies=[Depends(require_merge_patch)],
+    dependencies=[
+        requires(Permission.WRITE, ApplicationFrom.CONFIGURATION),
+        Depends(require_merge_patch),
+    ],
     responses={
         200: {"headers": ETAG_HEADER_DOC},
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
@@ -183,6 +188,7 @@ def patch_configuration(
     "/{configuration_id}",
     status_code=204,
     summary="Delete a configuration and its history",
+    dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION)],
     responses=problem_responses(404, 412, 422, 428, 503),
 )
 def delete_configuration(
@@ -198,6 +204,7 @@ def delete_configuration(
 @router.get(
     "/{configuration_id}/revisions",
     summary="List a configuration's revisions, newest first",
+    dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="Follow the `Link` header for older ones.",
     responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503)},
 )
@@ -220,6 +227,7 @@ def list_revisions(
 @router.get(
     "/{configuration_id}/revisions/{revision}",
     summary="Get one revision",
+    dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     response_model=ConfigurationRevision,
     responses={
         200: {"headers": ETAG_HEADER_DOC},
@@ -243,7 +251,7 @@ def get_revision(
     summary="Restore a revision",
     description="Makes a new revision whose config, schema and comments are those of the "
     "given one (the name stays). History only grows. The body is optional.",
-    dependencies=[OptionalJsonBody],
+    dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), OptionalJsonBody],
     responses={
         200: {"headers": ETAG_HEADER_DOC},
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
@@ -272,6 +280,7 @@ def restore_revision(
 @router.get(
     "/{configuration_id}/diff",
     summary="Diff two revisions as a JSON Patch",
+    dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="An RFC 6902 JSON Patch that turns revision `from`'s config into revision "
     "`to`'s (either may be the older one).",
     response_class=JsonPatchResponse,

@@ -16,6 +16,13 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.authorization import (
+    ApplicationFrom,
+    AuthenticatedKey,
+    Permission,
+    requires,
+    scope_of,
+)
 from api.delivery import Delivery, get_delivery
 from api.problems import problem_responses
 from models.change import Change
@@ -63,7 +70,10 @@ LastEventIdHeader = Annotated[
 ]
 
 
-def _event(change: Change) -> str:
+def _event(change: Change, scope: frozenset[str] | None = None) -> str:
+    """The event's text; empty (nothing is sent) for an application outside `scope`."""
+    if scope is not None and change.application_id not in scope:
+        return ""
     data = json.dumps(change.model_dump(mode="json"), separators=(",", ":"))
     return f"id: {change.position}\nevent: {change.kind.value}\ndata: {data}\n\n"
 
@@ -82,8 +92,12 @@ def resume_position(after: int | None, last_event_id: str | None) -> int | None:
 
 
 async def _stream(
-    delivery: Delivery, application_id: str | None, after: int | None
+    delivery: Delivery,
+    application_id: str | None,
+    after: int | None,
+    scope: frozenset[str] | None = None,
 ) -> AsyncIterator[str]:
+    """`scope`: only changes of these applications (what the key may read); None: all."""
     feed = delivery.feed
     subscription = feed.subscribe(application_id)
     heartbeat = delivery.settings.events_heartbeat_seconds
@@ -104,7 +118,7 @@ async def _stream(
                     yield _reset(last, str(expired))
                     break
                 for replayed in changes:
-                    yield _event(replayed)
+                    yield _event(replayed, scope)
                     last = replayed.position
                 if len(changes) < REPLAY_BATCH:
                     break
@@ -121,7 +135,7 @@ async def _stream(
                 yield _reset(last, "changes were lost while this instance was disconnected")
                 continue
             if change.position > last:
-                yield _event(change)
+                yield _event(change, scope)
                 last = change.position
     finally:
         feed.unsubscribe(subscription)
@@ -138,6 +152,7 @@ def _streaming(body: AsyncIterator[str]) -> StreamingResponse:
 @router.get(
     "/applications/{application_id}/events",
     summary="Stream changes to an application's configurations (SSE)",
+    dependencies=[requires(Permission.READ, ApplicationFrom.PATH)],
     response_class=StreamingResponse,
     responses={**STREAM_DOC, **problem_responses(404, 422, 503)},
 )
@@ -154,12 +169,17 @@ async def application_events(
 
 @router.get(
     "/events",
-    summary="Stream every change of every application (SSE)",
+    summary="Stream every change of every application the key may read (SSE)",
+    dependencies=[requires(Permission.READ)],
     response_class=StreamingResponse,
-    responses={**STREAM_DOC, **problem_responses(422)},
+    responses={**STREAM_DOC, **problem_responses(422, 503)},
 )
 async def all_events(
-    request: Request, after: AfterQuery = None, last_event_id: LastEventIdHeader = None
+    request: Request,
+    key: AuthenticatedKey,
+    after: AfterQuery = None,
+    last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
     delivery = get_delivery(request)
-    return _streaming(_stream(delivery, None, resume_position(after, last_event_id)))
+    position = resume_position(after, last_event_id)
+    return _streaming(_stream(delivery, None, position, scope_of(key)))

@@ -7,12 +7,11 @@ thread: the database is only reached through `run_in_threadpool` on a cache miss
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import unquote_to_bytes
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 
+from api.authorization import ApplicationFrom, Permission, requires
 from api.conditional import none_match
 from api.delivery import by_names, get_delivery, read_until_changed
 from api.delivery_docs import (
@@ -25,30 +24,15 @@ from api.delivery_docs import (
 from api.problems import entity_tag, problem_responses
 from api.response_cache import json_bytes
 from api.v1.configurations import MAX_REVISION
+from api.value_names import names_from_raw_path
 
 router = APIRouter(tags=["delivery"])
-
-
-def names_from_raw_path(request: Request) -> tuple[str, str]:
-    """The two names, split on the raw path: Starlette has already decoded `%2F` to `/` in
-    the path it routes on, so only the raw one tells a `/` in a name from a separator."""
-    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    segments = raw.split(b"/")
-    if len(segments) < 3 or segments[-3] != b"values":  # noqa: PLR2004
-        raise HTTPException(
-            404,
-            detail="a values path is /api/v1/values/{application_name}/{configuration_name}"
-            " with `/` in a name written as %2F",
-        )
-    try:
-        return unquote_to_bytes(segments[-2]).decode(), unquote_to_bytes(segments[-1]).decode()
-    except UnicodeDecodeError:
-        raise HTTPException(404, detail="a name in the path is not valid UTF-8") from None
 
 
 @router.get(
     "/values/{application_name}/{configuration_name:path}",
     summary="Get a configuration's document by name",
+    dependencies=[requires(Permission.READ, ApplicationFrom.NAMES)],
     description="The document itself (not wrapped), served from this instance's memory when "
     "it can be trusted. Percent-encode the names (a space as `%20`, `/` as `%2F`). "
     "`?revision=N` gives an older revision's document. With If-None-Match and `Prefer: "

@@ -1,0 +1,102 @@
+"""Routes for /api/v1/keys: create, list, get and revoke API keys (admin only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from api.authorization import ActorDep, KeyCache, Permission, requires
+from api.dependencies import ApiKeyServiceDep, JsonBody
+from api.json_body import JsonLimitsRoute
+from api.pagination import LINK_HEADER_DOC, add_next_link
+from api.problems import problem_responses
+from api.v1.applications import LOCATION_HEADER_DOC
+from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
+from models.fields import ApplicationId
+
+router = APIRouter(
+    prefix="/keys",
+    tags=["keys"],
+    route_class=JsonLimitsRoute,
+    dependencies=[requires(Permission.ADMIN)],
+)
+
+# A key id is a ULID, checked as application ids are.
+KeyIdPath = Annotated[ApplicationId, Path(description="The key's id (a ULID, either case).")]
+NO_STORE_DOC = {
+    "Cache-Control": {
+        "description": "`no-store`: the body holds a secret.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an API key",
+    description="The answer holds the key itself, shown this once (`Cache-Control: no-store`): "
+    "store it now. Only its hash is kept.",
+    dependencies=[JsonBody],
+    responses={
+        201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **NO_STORE_DOC}},
+        **problem_responses(400, 413, 415, 422, 503),
+    },
+)
+def create_key(
+    body: ApiKeyCreate,
+    service: ApiKeyServiceDep,
+    actor: ActorDep,
+    request: Request,
+    response: Response,
+) -> ApiKeyCreated:
+    created = service.create(data=body, actor=actor)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Location"] = request.url_for("get_key", key_id=created.id).path
+    return created
+
+
+@router.get(
+    "",
+    summary="List API keys (never their secrets)",
+    description="Ordered by id (creation order), revoked and expired ones included. Follow the "
+    "`Link` header for the next page.",
+    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(422, 503)},
+)
+def list_keys(
+    service: ApiKeyServiceDep,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
+    after: Annotated[ApplicationId | None, Query(description="Return keys after this id.")] = None,
+) -> list[ApiKey]:
+    page = service.list(after=after, limit=limit)
+    add_next_link(request, response, page, limit=limit)
+    return page.items
+
+
+@router.get(
+    "/{key_id}",
+    summary="Get an API key (never its secret)",
+    responses=problem_responses(404, 422, 503),
+)
+def get_key(key_id: KeyIdPath, service: ApiKeyServiceDep) -> ApiKey:
+    return service.get(key_id=key_id)
+
+
+@router.post(
+    "/{key_id}/revoke",
+    summary="Revoke an API key",
+    description="From now on the key gets 401: at once on this instance, within "
+    "API_KEY_CACHE_SECONDS on others. Revoking a revoked key changes nothing. The key stays "
+    "listed, with `revoked_at`.",
+    responses=problem_responses(404, 422, 503),
+)
+def revoke_key(
+    key_id: KeyIdPath, service: ApiKeyServiceDep, actor: ActorDep, request: Request
+) -> ApiKey:
+    revoked = service.revoke(key_id=key_id, actor=actor)
+    cache: KeyCache = request.app.state.key_cache
+    cache.forget(revoked.id)
+    return revoked
