@@ -229,6 +229,7 @@ def run_story(
     subprocess.run(  # noqa: S603 (bash runs the README's own commands)  # nosec B603
         [shutil.which("bash") or "bash", "-c", "\n".join(script)],
         env={**os.environ, **(environment or {}), "CURL_HOME": str(workspace)},
+        cwd=workspace,  # files the examples write (key.http, ...) stay out of the project
         check=False,
         timeout=600,
     )
