@@ -31,7 +31,7 @@ from services.change_feed import ChangeFeed
 from services.change_listener import ChangeListener
 from services.delivery_service import DeliveryService
 
-_WAIT_PREFERENCE = re.compile(r"(?:^|[,;])\s*wait\s*=\s*\"?([0-9]{1,9})\"?\s*(?=$|[,;])", re.I)
+_WAIT_VALUE = re.compile(r'"?([0-9]{1,9})"?')
 DRAIN_CHECK_SECONDS = 0.5
 
 
@@ -136,11 +136,32 @@ def wants_fresh(request: Request) -> bool:
     return "no-cache" in request.headers.get("cache-control", "").lower()
 
 
+def preferences(header: str) -> list[tuple[str, str]]:
+    """RFC 7240: (name, value) of each preference, in order. Preferences are separated by
+    commas (outside quoted strings); what follows a `;` are that preference's parameters."""
+    found: list[tuple[str, str]] = []
+    start, quoted = 0, False
+    for index, character in enumerate(header + ","):
+        if character == '"':
+            quoted = not quoted
+        elif character == "," and not quoted:
+            token = header[start:index].split(";", 1)[0]
+            name, _, value = token.partition("=")
+            if name.strip():
+                found.append((name.strip().lower(), value.strip()))
+            start = index + 1
+    return found
+
+
 def preferred_wait(request: Request, limit: float) -> float | None:
-    """The `wait` of an RFC 7240 Prefer header, capped at `limit`; None when absent."""
-    header = request.headers.get("prefer")
-    match = None if header is None else _WAIT_PREFERENCE.search(header)
-    return None if match is None else min(float(match.group(1)), limit)
+    """The `wait` preference of the Prefer header(s), capped at `limit`; None when absent or
+    not a whole number of seconds. The first `wait` counts (RFC 7240, section 2)."""
+    header = ",".join(request.headers.getlist("prefer"))
+    for name, value in preferences(header):
+        if name == "wait":
+            match = _WAIT_VALUE.fullmatch(value)
+            return None if match is None else min(float(match.group(1)), limit)
+    return None
 
 
 @dataclass(frozen=True)
@@ -226,11 +247,13 @@ async def read_until_changed(
     wait = preferred_wait(request, delivery.settings.long_poll_max_seconds)
     if not wait:
         return Outcome(entry, modified=False, waited=None)
+    # An answer after waiting says so, even a problem (a 404 when it was deleted meanwhile).
+    request.state.preference_applied = f"wait={wait:g}"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     feed = delivery.feed
     while not feed.closed:
-        future = feed.watch(entry.configuration_id)
+        future = feed.watch(entry.configuration_id, entry.application_id)
         try:
             # Read again after registering, so a change between the reads is not missed.
             entry = await read_current(delivery, request, source)

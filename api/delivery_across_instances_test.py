@@ -3,6 +3,7 @@ cache of B, also when B's listening connection is killed and a write lands while
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from api.delivery import Delivery
 from api.v1.events_test import open_stream
 from api.v1.values_test import create_application, create_configuration, put_config, values_path
 from conftest import LiveServer, LiveServerFactory, make_settings
+from database.listen_connection import ListenConnection
 from services.change_listener import LISTENER_APPLICATION_NAME, ChangeListener
 
 GENEROUS_SECONDS = 20.0
@@ -115,9 +117,9 @@ def test_the_other_instance_recovers_from_losing_its_listener_without_missing_a_
     reconnect = threading.Event()
     connect = listener._connect
 
-    def held_connect() -> Any:
-        reconnect.wait(GENEROUS_SECONDS)
-        return connect()
+    async def held_connect() -> ListenConnection:
+        await asyncio.to_thread(reconnect.wait, GENEROUS_SECONDS)
+        return await connect()
 
     with (
         httpx.Client(base_url=a.url, timeout=20) as on_a,

@@ -231,3 +231,14 @@ def test_docs_serve_swagger_ui(client: httpx.Client) -> None:
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "swagger-ui" in response.text
     assert "/openapi.json" in response.text
+
+
+def test_delivery_routes_declare_their_bodies_headers_and_503s(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    values = paths["/api/v1/values/{application_name}/{configuration_name}"]["get"]
+    assert values["responses"]["200"]["content"]["application/json"]["schema"] == {"type": "object"}
+    for path in ("/api/v1/events", "/api/v1/applications/{application_id}/events"):
+        responses = paths[path]["get"]["responses"]
+        assert set(responses["200"]["headers"]) >= {"Cache-Control", "X-Accel-Buffering"}
+        assert "text/event-stream" in responses["200"]["content"]
+        assert responses["503"]["headers"]["Retry-After"]["schema"] == {"type": "integer"}

@@ -63,6 +63,14 @@ class Problem(ApiModel):
     )
 
 
+def raw_path(request: Request) -> str:
+    """The path as the client sent it (still percent-encoded: `%2F` stays `%2F`)."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="replace")
+    return request.url.path
+
+
 def problem_response(
     request: Request,
     *,
@@ -79,10 +87,13 @@ def problem_response(
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": raw_path(request),
         "request_id": current_request_id(),
     }
     headers = {**(headers or {}), "X-Request-ID": body["request_id"]}
+    preference_applied = getattr(request.state, "preference_applied", None)
+    if preference_applied is not None:  # a long poll that ended in a problem after waiting
+        headers["Preference-Applied"] = preference_applied
     if errors is not None:
         body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
     body.update(extensions or {})

@@ -42,6 +42,10 @@ class ChangeFeed:
         # up, and again from the moment its connection drops until it has caught up again.
         self.trusted = False
         self._waiters: dict[str, set[asyncio.Future[Change | None]]] = {}
+        # Watched configurations by application: application_renamed and application_deleted
+        # name no configuration, yet change what a read by name finds.
+        self._watched_of_application: dict[str, set[str]] = {}
+        self._application_of: dict[str, str] = {}
         self._subscriptions: set[Subscription] = set()
         self._observers: list[Callable[[Change], None]] = []
         self._reset_observers: list[Callable[[], None]] = []
@@ -56,11 +60,17 @@ class ChangeFeed:
         self._observers.append(on_change)
         self._reset_observers.append(on_reset)
 
-    def watch(self, configuration_id: str) -> asyncio.Future[Change | None]:
-        """A future that completes with the next change to this configuration (None: reset
-        or shutdown, so read again). Register it BEFORE reading the current state."""
+    def watch(
+        self, configuration_id: str, application_id: str | None = None
+    ) -> asyncio.Future[Change | None]:
+        """A future that completes with the next change to this configuration, or to its
+        application when given (None: reset or shutdown, so read again). Register it BEFORE
+        reading the current state."""
         future: asyncio.Future[Change | None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(configuration_id, set()).add(future)
+        if application_id is not None:
+            self._watched_of_application.setdefault(application_id, set()).add(configuration_id)
+            self._application_of[configuration_id] = application_id
         return future
 
     def unwatch(self, configuration_id: str, future: asyncio.Future[Change | None]) -> None:
@@ -69,6 +79,15 @@ class ChangeFeed:
             futures.discard(future)
             if not futures:
                 del self._waiters[configuration_id]
+                self._forget_watched(configuration_id)
+
+    def _forget_watched(self, configuration_id: str) -> None:
+        application_id = self._application_of.pop(configuration_id, None)
+        watched = self._watched_of_application.get(application_id or "")
+        if watched is not None:
+            watched.discard(configuration_id)
+            if not watched:
+                del self._watched_of_application[application_id or ""]
 
     def subscribe(self, application_id: str | None) -> Subscription:
         subscription = Subscription(application_id)
@@ -90,6 +109,10 @@ class ChangeFeed:
                 on_change(change)
             if change.configuration_id is not None:
                 self._wake(change.configuration_id, change)
+            else:
+                watched = self._watched_of_application.get(change.application_id, set())
+                for configuration_id in list(watched):
+                    self._wake(configuration_id, change)
             for subscription in self._subscriptions:
                 if subscription.application_id in (None, change.application_id):
                     subscription.offer(change)
@@ -123,6 +146,7 @@ class ChangeFeed:
             subscription.offer(None)
 
     def _wake(self, configuration_id: str, change: Change | None) -> None:
+        self._forget_watched(configuration_id)
         for future in self._waiters.pop(configuration_id, set()):
             if not future.done():
                 future.set_result(change)

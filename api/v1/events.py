@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -25,9 +27,13 @@ from api.authorization import (
 )
 from api.delivery import Delivery, get_delivery
 from api.problems import problem_responses
+from database.errors import DatabaseUnavailable
 from models.change import Change
 from models.fields import ApplicationId
+from services.change_feed import Subscription
 from services.errors import ChangePositionExpired
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["delivery"])
 
@@ -42,13 +48,24 @@ STREAM_EXAMPLE = (
     '"configuration_id":"01JQ3V7B2D4F6H8K0M2P4R6T8V","name":"production","revision":4}\n\n'
     ": keep-alive\n\n"
 )
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "An endless `text/event-stream`: one event per change (`id:` its "
         "position, `event:` its kind, `data:` the change as JSON), `: keep-alive` comments "
         "every EVENTS_HEARTBEAT_SECONDS, and `event: reset` when the position asked for is no "
         "longer in the change log (read everything again; the stream continues after the "
-        "reset's `id`).",
+        "reset's `id`). A Last-Event-ID that is not a position also gets a `reset` first.",
+        "headers": {
+            "Cache-Control": {
+                "description": "`no-cache`: a stream is never stored.",
+                "schema": {"type": "string", "examples": ["no-cache"]},
+            },
+            "X-Accel-Buffering": {
+                "description": "`no`: tells nginx not to buffer the stream.",
+                "schema": {"type": "string", "examples": ["no"]},
+            },
+        },
         "content": {EVENT_STREAM: {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}},
     }
 }
@@ -83,45 +100,87 @@ def _reset(position: int, reason: str) -> str:
     return f"id: {position}\nevent: reset\ndata: {data}\n\n"
 
 
-def resume_position(after: int | None, last_event_id: str | None) -> int | None:
+@dataclass(frozen=True)
+class Resume:
+    """Where a stream starts: after `position` (replayed from the log), live only (None), or
+    with a reset first when the client's Last-Event-ID is no position at all."""
+
+    position: int | None
+    invalid_last_event_id: str | None = None
+
+
+def resume_position(after: int | None, last_event_id: str | None) -> Resume:
     if after is not None:
-        return after
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        return min(int(last_event_id.strip()), MAX_POSITION)
-    return None
+        return Resume(after)
+    if last_event_id is None or not last_event_id.strip():
+        return Resume(None)
+    if last_event_id.strip().isdigit():
+        return Resume(min(int(last_event_id.strip()), MAX_POSITION))
+    return Resume(None, invalid_last_event_id=last_event_id[:100])
+
+
+@dataclass
+class Replay:
+    """The replay of a stream, read batch by batch; the first batch is read before the
+    response starts, so a database that is down is a 503 problem, not a broken stream."""
+
+    delivery: Delivery
+    application_id: str | None
+    last: int
+    changes: list[Change]
+    reset: str | None = None
+
+    @classmethod
+    async def start(cls, delivery: Delivery, application_id: str | None, after: int) -> Replay:
+        replay = cls(delivery, application_id, after, [])
+        await replay.read()
+        return replay
+
+    @property
+    def more(self) -> bool:
+        return self.reset is None and len(self.changes) == REPLAY_BATCH
+
+    async def read(self) -> None:
+        position = self.changes[-1].position if self.changes else self.last
+        try:
+            self.changes = await run_in_threadpool(
+                self.delivery.service.changes_after,
+                position=position,
+                limit=REPLAY_BATCH,
+                application_id=self.application_id,
+            )
+        except ChangePositionExpired as expired:
+            self.changes, self.last, self.reset = [], expired.head, str(expired)
 
 
 async def _stream(
     delivery: Delivery,
-    application_id: str | None,
-    after: int | None,
+    subscription: Subscription,
+    resume: Resume,
+    replay: Replay | None,
     scope: frozenset[str] | None = None,
 ) -> AsyncIterator[str]:
     """`scope`: only changes of these applications (what the key may read); None: all."""
     feed = delivery.feed
-    subscription = feed.subscribe(application_id)
     heartbeat = delivery.settings.events_heartbeat_seconds
     try:
         yield ": stream open\n\n"
-        last = feed.position if after is None else after
-        if after is not None:
-            while True:
-                try:
-                    changes = await run_in_threadpool(
-                        delivery.service.changes_after,
-                        position=last,
-                        limit=REPLAY_BATCH,
-                        application_id=application_id,
-                    )
-                except ChangePositionExpired as expired:
-                    last = expired.head
-                    yield _reset(last, str(expired))
-                    break
-                for replayed in changes:
-                    yield _event(replayed, scope)
-                    last = replayed.position
-                if len(changes) < REPLAY_BATCH:
-                    break
+        last = feed.position if replay is None else replay.last
+        if resume.invalid_last_event_id is not None:
+            yield _reset(
+                last,
+                f"Last-Event-ID {resume.invalid_last_event_id!r} is not a change-log position",
+            )
+        while replay is not None:
+            if replay.reset is not None:
+                last = replay.last
+                yield _reset(last, replay.reset)
+            for replayed in replay.changes:
+                yield _event(replayed, scope)
+                last = replayed.position
+            if not replay.more:
+                break
+            await replay.read()
         while True:
             try:
                 change: Change | None = await asyncio.wait_for(subscription.queue.get(), heartbeat)
@@ -137,15 +196,35 @@ async def _stream(
             if change.position > last:
                 yield _event(change, scope)
                 last = change.position
+    except DatabaseUnavailable as error:
+        # The client reconnects with Last-Event-ID and is replayed what it missed.
+        logger.warning("event stream ended, the change log cannot be read: %s", error.reason)
     finally:
         feed.unsubscribe(subscription)
 
 
-def _streaming(body: AsyncIterator[str]) -> StreamingResponse:
+async def _open_stream(
+    delivery: Delivery,
+    application_id: str | None,
+    resume: Resume,
+    scope: frozenset[str] | None = None,
+) -> StreamingResponse:
+    """Subscribe first (so nothing is missed), then read the first replay batch before the
+    response starts (so a database failure is a problem response)."""
+    subscription = delivery.feed.subscribe(application_id)
+    try:
+        replay = (
+            None
+            if resume.position is None
+            else await Replay.start(delivery, application_id, resume.position)
+        )
+    except BaseException:
+        delivery.feed.unsubscribe(subscription)
+        raise
     return StreamingResponse(
-        body,
+        _stream(delivery, subscription, resume, replay, scope),
         media_type=EVENT_STREAM,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers=STREAM_HEADERS,
     )
 
 
@@ -164,7 +243,7 @@ async def application_events(
 ) -> StreamingResponse:
     delivery = get_delivery(request)
     await run_in_threadpool(delivery.service.check_application, application_id=application_id)
-    return _streaming(_stream(delivery, application_id, resume_position(after, last_event_id)))
+    return await _open_stream(delivery, application_id, resume_position(after, last_event_id))
 
 
 @router.get(
@@ -181,5 +260,4 @@ async def all_events(
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
     delivery = get_delivery(request)
-    position = resume_position(after, last_event_id)
-    return _streaming(_stream(delivery, None, position, scope_of(key)))
+    return await _open_stream(delivery, None, resume_position(after, last_event_id), scope_of(key))

@@ -212,3 +212,20 @@ def test_the_wait_is_capped_by_the_setting(
         assert delivery.feed.waiting == 0  # the waiter left when it was answered
     assert response.status_code == 304
     assert response.headers["preference-applied"] == "wait=1"
+
+
+@pytest.mark.parametrize("last_event_id", ["abc", "-3", "1.5"])
+def test_a_last_event_id_that_is_no_position_gets_a_reset_first(
+    client: httpx.Client, live_server: LiveServer, last_event_id: str
+) -> None:
+    application = create_application(client)
+    path = f"/api/v1/applications/{application['id']}/events"
+    with open_stream(live_server.url, path, {"Last-Event-ID": last_event_id}) as stream:
+        reset = stream.next()
+        create_configuration(client, application["id"], "a", {})
+        created = stream.next()
+
+    assert (reset.event, reset.id, reset.data["position"]) == ("reset", reset.id, reset.id)
+    assert reset.data["detail"] == (f"Last-Event-ID {last_event_id!r} is not a change-log position")
+    assert (created.event, created.data["name"]) == ("created", "a")
+    assert created.id > reset.id

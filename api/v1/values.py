@@ -43,7 +43,9 @@ router = APIRouter(tags=["delivery"])
         200: {
             "description": "The document.",
             "headers": DELIVERY_HEADERS_DOC,
-            "content": {"application/json": {"example": DOCUMENT_EXAMPLE}},
+            "content": {
+                "application/json": {"schema": {"type": "object"}, "example": DOCUMENT_EXAMPLE}
+            },
         },
         **NOT_MODIFIED_WAIT_DOC,
         **problem_responses(404, 422, 503),

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from conftest import LiveServer
+from database.pool import connect
 
 
 def create_application(client: httpx.Client, name: str | None = None) -> dict[str, Any]:
@@ -86,8 +87,36 @@ def test_values_follow_updates_and_answer_304_to_the_current_etag(client: httpx.
     assert (not_modified.headers["etag"], not_modified.headers["config-revision"]) == ('"2"', "2")
     assert "preference-applied" not in not_modified.headers
     assert client.get(path, headers={"If-None-Match": '"1"'}).status_code == 200
-    fresh = client.get(path, headers={"Cache-Control": "no-cache"})
-    assert (fresh.status_code, fresh.json()) == (200, {"v": 2})
+
+
+def test_cache_control_no_cache_reads_postgresql_not_memory(
+    client: httpx.Client, database_url: str
+) -> None:
+    application = create_application(client)
+    configuration = create_configuration(client, application["id"], "prod", {"v": 1})
+    by_name = values_path(application["name"], "prod")
+    by_id = f"/api/v1/configurations/{configuration['id']}"
+    assert client.get(by_name).json() == {"v": 1}  # now cached, by name
+    assert client.get(by_id).json()["config"] == {"v": 1}  # and by id
+    # Behind the cache's back: no change log record, no NOTIFY, so memory keeps revision 1.
+    connection = connect(database_url)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE configurations SET config = '{\"v\": 2}', revision = 2 WHERE id = %(id)s",
+                {"id": configuration["id"]},
+            )
+    finally:
+        connection.close()
+
+    cached_by_name, cached_by_id = client.get(by_name), client.get(by_id)
+    fresh_by_name = client.get(by_name, headers={"Cache-Control": "no-cache"})
+    fresh_by_id = client.get(by_id, headers={"Cache-Control": "no-cache"})
+
+    assert (cached_by_name.json(), cached_by_name.headers["etag"]) == ({"v": 1}, '"1"')
+    assert (cached_by_id.json()["config"], cached_by_id.headers["etag"]) == ({"v": 1}, '"1"')
+    assert (fresh_by_name.json(), fresh_by_name.headers["etag"]) == ({"v": 2}, '"2"')
+    assert (fresh_by_id.json()["config"], fresh_by_id.headers["etag"]) == ({"v": 2}, '"2"')
 
 
 def test_an_older_revision_by_query(client: httpx.Client) -> None:
