@@ -116,6 +116,10 @@ def _from_field_problem(problem: FieldProblem) -> ProblemFieldError:
 
 def _precondition_failed_detail(exc: PreconditionFailed) -> str:
     where = f"{exc.resource} {exc.resource_id} is at revision {exc.current.value.revision}"
+    if exc.current.version != exc.current.value.revision:
+        # An application's version also counts its configurations coming and going.
+        version = exc.current.version
+        where = f'{exc.resource} {exc.resource_id} is at version {version} (ETag "{version}")'
     if exc.unwanted:
         return (
             f"{where}, which the If-None-Match header excludes (it names the current ETag, or "
