@@ -4,19 +4,23 @@ Starts the real server as benchmark.py does, then, for each case, prepares a con
 sends one hostile request built within MAX_BODY_BYTES (1 MiB) and MAX_JSON_DEPTH (32): RE2
 patterns on long strings, uniqueItems on 50,000 objects, a diff of two long arrays, a 1 MiB
 merge patch, wide and deep documents, a huge integer under multipleOf, a schema multiplied by
-a document. It prints each request's time and status, and the worst latency of /health/live,
-polled from another thread all along. Nothing is asserted: the figures are for people.
+a document, a diff under a 100,000-character key, 140,000 copies of 1e308, schema errors under
+a 900 KB key, and 4 MiB of request headers. It prints each request's time, status and response
+size, and the worst latency of /health/live, polled from another thread all along. Nothing is
+asserted: the figures are for people.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,6 +34,8 @@ from testing.databases import temporary_database
 MAX_BODY_BYTES = 1 << 20
 MAX_JSON_DEPTH = 32
 HOSTILE_STRING = "a" * (MAX_BODY_BYTES - 1024) + "!"
+LONG_KEY = "k" * 100_000
+HEADER_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,31 @@ def cases() -> list[Case]:
             "",
             {"config": {"x": [_deep(MAX_JSON_DEPTH - 3, index) for index in range(4_000)]}},
         ),
+        Case(
+            "diff, 100k-char key over 2k changes",
+            {LONG_KEY: {"a": list(range(2000))}},
+            None,
+            "GET",
+            "/diff?from=1&to=2",
+            None,
+            second={LONG_KEY: {"a": list(range(1, 2001))}},
+        ),
+        Case(
+            "140k x 1e308 (46 MB once stored)",
+            {},
+            None,
+            "PUT",
+            "",
+            {"config": {"n": [1e308] * 140_000}},
+        ),
+        Case(
+            "60 schema errors under a 900 KB key",
+            {},
+            {"additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            "PUT",
+            "",
+            {"config": {"k" * 900_000: list(range(60))}},
+        ),
     ]
 
 
@@ -162,7 +193,7 @@ class HealthWatch:
         self._thread.join()
 
 
-def run_case(client: httpx.Client, application_id: str, case: Case) -> tuple[float, int]:
+def run_case(client: httpx.Client, application_id: str, case: Case) -> tuple[float, int, int]:
     created = client.post(
         "/api/v1/configurations",
         json={
@@ -181,7 +212,33 @@ def run_case(client: httpx.Client, application_id: str, case: Case) -> tuple[flo
     response = client.request(
         case.method, url + case.path, content=content, headers={"Content-Type": case.content_type}
     )
-    return time.perf_counter() - started, response.status_code
+    return time.perf_counter() - started, response.status_code, len(response.content)
+
+
+def send_huge_headers(base_url: str) -> tuple[float, int, int]:
+    """4 MiB of headers on one connection: the time to the answer, its status, and how many
+    bytes the server took before it closed the connection."""
+    address = urlsplit(base_url)
+    line = b"X-Padding: " + b"p" * 65_000 + b"\r\n"
+    sent, received = 0, b""
+    started = time.perf_counter()
+    with socket.create_connection((address.hostname, address.port), timeout=120) as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65_536)
+        try:
+            connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: worst\r\n")
+            while sent < HEADER_BYTES:
+                connection.sendall(line)
+                sent += len(line)
+            connection.sendall(b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            while chunk := connection.recv(65_536):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    status = int(received.split(b" ", 2)[1]) if received.startswith(b"HTTP/") else 0
+    return time.perf_counter() - started, status, sent
 
 
 def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -> int:
@@ -195,12 +252,19 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
         ):
             application = client.post("/api/v1/applications", json={"name": "worst-inputs"})
             application_id = application.json()["id"]
-            report(f"{'case':<36}{'body KiB':>9}{'status':>7}{'seconds':>9}")
+            report(f"{'case':<36}{'body KiB':>9}{'status':>7}{'seconds':>9}{'answer KiB':>11}")
             with HealthWatch(base_url) as health:
                 for case in cases():
                     size = 0 if case.body is None else len(encode(case.body)) // 1024
-                    seconds, status = run_case(client, application_id, case)
-                    report(f"{case.name:<36}{size:>9}{status:>7}{seconds:>9.3f}")
+                    seconds, status, answer = run_case(client, application_id, case)
+                    report(
+                        f"{case.name:<36}{size:>9}{status:>7}{seconds:>9.3f}{answer // 1024:>11}"
+                    )
+                seconds, status, sent = send_huge_headers(base_url)
+                report(
+                    f"{'4 MiB of headers (KiB sent shown)':<36}{HEADER_BYTES // 1024:>9}"
+                    f"{status:>7}{seconds:>9.3f}{sent // 1024:>11}"
+                )
             report(f"worst /health/live latency meanwhile: {health.worst:.3f} s")
     return 0
 

@@ -73,7 +73,12 @@ def test_the_check_sees_such_imports_and_only_those() -> None:
     assert forbidden_imports(source) == ["main", "testing", "testing.live_server"]
 
 
-HTTP_WORDS = re.compile(r"If-Match|If-None-Match|ETag|header|status code", re.IGNORECASE)
+HTTP_WORDS = re.compile(
+    r"If-Match|If-None-Match|ETag|Last-Event-ID|header|status code"
+    # a status code: "a 422", "a 5xx", or 422 and 503 on their own ("a 400-digit number" is not)
+    r"|\ban? [45](?:\d\d|xx)(?![\w-])|\b(?:422|503)(?![\w-])",
+    re.IGNORECASE,
+)
 BELOW_API = ("services", "models", "repositories", "database")
 
 
@@ -85,3 +90,8 @@ BELOW_API = ("services", "models", "repositories", "database")
 def test_no_http_words_below_api(path: Path) -> None:
     """Services and what they use speak of versions and preconditions; api/ speaks HTTP."""
     assert HTTP_WORDS.findall(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_http_word_check_sees_status_codes() -> None:
+    found = HTTP_WORDS.findall("is a 422; a 5xx; 503 to retry; a 400-digit integer; Last-Event-ID")
+    assert found == ["a 422", "a 5xx", "503", "Last-Event-ID"]

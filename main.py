@@ -21,6 +21,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.delivery import start_delivery, stop_delivery
 from api.docs import install_docs
 from api.header_limit import HeaderLimitMiddleware
+from api.header_protocol import HeaderLimitProtocol
 from api.openapi import DESCRIPTION, install_openapi
 from api.problems import install_problem_handlers
 from api.rate_limit import RateLimitMiddleware
@@ -132,6 +133,7 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
             reload=True,
             reload_dirs=[str(PROJECT_ROOT)],
             reload_excludes=[".postgres", ".venv"],
+            http="api.header_protocol:SettingsHeaderLimitProtocol",
             timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
         )
         return
@@ -145,6 +147,7 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
         log_config=log_config,
         access_log=False,
         timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
+        http=HeaderLimitProtocol.with_limit(settings.max_header_bytes),
     )
     server = DrainingServer(
         config,

@@ -45,7 +45,12 @@ def get_application_service(unit_of_work: UnitOfWorkDep, actor: ActorDep) -> App
 def get_configuration_service(
     unit_of_work: UnitOfWorkDep, settings: SettingsDep, actor: ActorDep
 ) -> ConfigurationService:
-    return ConfigurationService(unit_of_work, max_json_depth=settings.max_json_depth, actor=actor)
+    return ConfigurationService(
+        unit_of_work,
+        max_json_depth=settings.max_json_depth,
+        max_document_bytes=settings.max_body_bytes,
+        actor=actor,
+    )
 
 
 def get_api_key_service(unit_of_work: UnitOfWorkDep, settings: SettingsDep) -> ApiKeyService:

@@ -1,7 +1,9 @@
 """The request header limit (MAX_HEADER_BYTES): larger headers get a 431 problem.
 
-uvicorn (with httptools) puts no bound on request headers, so this is checked on the headers
-it hands over, before any routing or body reading. Counted: every header's name and value.
+The exact check, on the headers uvicorn hands over, before any routing or body reading.
+Counted: every header's name and value. Far larger headers never get here: the connection's
+protocol (api/header_protocol.py) refuses them before they are buffered. This check stays for
+what that rougher count lets through, and for servers run with another protocol (h11).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.header_protocol import HEADERS_TOO_LARGE_TITLE, headers_too_large_detail
 from api.problems import problem_response
 
 
@@ -24,8 +27,9 @@ class HeaderLimitMiddleware:
                 response = problem_response(
                     Request(scope),
                     status=431,
-                    detail=f"the request headers must be at most {self.max_header_bytes} bytes "
-                    f"in all, names and values (got {size}); MAX_HEADER_BYTES sets the limit",
+                    slug="headers-too-large",
+                    title=HEADERS_TOO_LARGE_TITLE,
+                    detail=headers_too_large_detail(self.max_header_bytes, str(size)),
                     headers={"Connection": "close"},
                 )
                 await response(scope, receive, send)

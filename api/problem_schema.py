@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import Field
 
+from api.problem_limits import MAX_PROBLEM_TEXT, capped_errors, shorten
 from config.logging_setup import current_request_id
 from models.base import ApiModel
 
@@ -49,7 +50,11 @@ class Problem(ApiModel):
     detail: str = Field(examples=["name: String should have at most 256 characters"])
     instance: str = Field(description="The path of the request.", examples=["/api/v1/applications"])
     errors: list[ProblemFieldError] | None = Field(
-        default=None, description="Every broken rule, for validation problems."
+        default=None,
+        description="Every broken rule, for validation problems (as many as fit in 64 KiB).",
+    )
+    errors_omitted: int | None = Field(
+        default=None, description="How many more errors there were than `errors` lists."
     )
     current_revision: int | None = Field(
         default=None, description="With 412: the resource's current revision.", examples=[4]
@@ -86,7 +91,7 @@ def problem_response(
         "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": shorten(detail, 4 * MAX_PROBLEM_TEXT),
         "instance": raw_path(request),
         "request_id": current_request_id(),
     }
@@ -95,7 +100,9 @@ def problem_response(
     if preference_applied is not None:  # a long poll that ended in a problem after waiting
         headers["Preference-Applied"] = preference_applied
     if errors is not None:
-        body["errors"] = [error.model_dump(exclude_none=True) for error in errors]
+        body["errors"], omitted = capped_errors(errors)
+        if omitted:
+            body["errors_omitted"] = omitted
     body.update(extensions or {})
     # "replace" keeps a lone surrogate echoed from the input from breaking the response itself.
     content = json.dumps(body, ensure_ascii=False).encode("utf-8", errors="replace")

@@ -16,6 +16,7 @@ from starlette.routing import Match
 from starlette.types import ExceptionHandler
 
 from api.problem_examples import problem_responses
+from api.problem_limits import shorten
 from api.problem_schema import (
     PROBLEM_MEDIA_TYPE,
     ProblemFieldError,
@@ -91,7 +92,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 def _invalid(request: Request, errors: list[ProblemFieldError]) -> Response:
-    summary = "; ".join(f"{error.field or error.location}: {error.message}" for error in errors[:3])
+    summary = "; ".join(
+        f"{shorten(error.field or error.location)}: {shorten(error.message)}"
+        for error in errors[:3]
+    )
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""  # noqa: PLR2004
     return problem_response(
         request,
@@ -116,6 +120,10 @@ def _from_field_problem(problem: FieldProblem) -> ProblemFieldError:
 
 def _precondition_failed_detail(exc: PreconditionFailed) -> str:
     where = f"{exc.resource} {exc.resource_id} is at revision {exc.current.value.revision}"
+    if exc.current.version != exc.current.value.revision:
+        # An application's version also counts its configurations coming and going.
+        version = exc.current.version
+        where = f'{exc.resource} {exc.resource_id} is at version {version} (ETag "{version}")'
     if exc.unwanted:
         return (
             f"{where}, which the If-None-Match header excludes (it names the current ETag, or "

@@ -1,7 +1,8 @@
 """The connection pool: borrow a connection for one unit of work and always give it back.
 
 psycopg2's ThreadedConnectionPool fails at once when it is empty; a semaphore in front of it
-makes a request wait a bounded time instead, and then fail with PoolExhausted (a 503).
+makes a request wait a bounded time instead, and then fail with PoolExhausted (to retry
+later).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ Each problem names its place with an RFC 6901 JSON Pointer.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable
@@ -16,6 +17,8 @@ from decimal import Decimal
 MAX_REPORTED_PROBLEMS = 20
 # U+0000 or a lone surrogate: a character class runs in linear time, in C.
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+# Python spells a float without an exponent from 1e-4 up to 1e16, as PostgreSQL does.
+_PLAIN, _LARGE = 1e-4, 1e16
 
 
 @dataclass(frozen=True)
@@ -54,19 +57,21 @@ def _unstorable_keys(container: dict[object, object]) -> bool:
     return _UNSTORABLE_CHARACTER.search(keys) is not None
 
 
-def _breaks_rules(document: object, max_depth: int) -> bool:
-    """Whether `document` breaks any storage rule: one walk that builds no pointers, since
-    nearly every document passes (find_document_problems then says where)."""
+def _breaks_rules(document: object, max_depth: int) -> tuple[bool, int]:
+    """Whether `document` breaks any storage rule, and how many characters its numbers gain
+    when PostgreSQL writes them out in full: one walk that builds no pointers, since nearly
+    every document passes (find_document_problems then says where)."""
     if not isinstance(document, dict | list):
         return _breaks_rules([document], max_depth + 1)
     unstorable = _UNSTORABLE_CHARACTER.search
     pending: list[tuple[dict[object, object] | list[object], int]] = [(document, 1)]
+    growth = 0
     while pending:
         container, depth = pending.pop()
         items: Iterable[object] = container
         if isinstance(container, dict):
             if _unstorable_keys(container):
-                return True
+                return True, growth
             items = container.values()
         broken = depth > max_depth
         for item in items:
@@ -74,17 +79,57 @@ def _breaks_rules(document: object, max_depth: int) -> bool:
                 broken = broken or unstorable(item) is not None
             elif isinstance(item, dict | list):
                 pending.append((item, depth + 1))
-            elif isinstance(item, float):
-                broken = broken or not math.isfinite(item)
+            elif isinstance(item, float) and not _PLAIN <= abs(item) < _LARGE and item != 0:
+                # Only floats Python spells with an exponent (1e+308, 1e-05) can grow.
+                if math.isfinite(item):
+                    growth += stored_number_growth(item)
+                else:
+                    broken = True
         if broken:
-            return True
-    return False
+            return True, growth
+    return False, growth
 
 
-def find_document_problems(document: object, *, max_depth: int) -> list[DocumentProblem]:
-    """Every place where `document` breaks a storage rule (at most MAX_REPORTED_PROBLEMS)."""
-    if not _breaks_rules(document, max_depth):
-        return []
+def stored_number_growth(number: float) -> int:
+    """How many more characters `number` takes as PostgreSQL's numeric output (never an
+    exponent: 1e308 is 1 and 308 zeros, 1e-300 is "0." and 299 zeros and 1) than as JSON."""
+    spelling = repr(number)
+    _, digits, exponent = Decimal(spelling).as_tuple()
+    if not isinstance(exponent, int):  # not finite: refused by another rule
+        return 0
+    if exponent >= 0:
+        written = len(digits) + exponent
+    else:
+        written = max(1, len(digits) + exponent) + 1 - exponent
+    return written + (number < 0) - len(spelling)
+
+
+def _stored_size_problem(document: object, growth: int, max_bytes: int) -> DocumentProblem | None:
+    if growth == 0:
+        return None
+    size = len(json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()) + growth
+    if size <= max_bytes:
+        return None
+    return DocumentProblem(
+        "",
+        "document_too_large_when_stored",
+        f"this document takes {size} bytes as stored and read back, more than MAX_BODY_BYTES "
+        f"({max_bytes}): PostgreSQL writes numbers out in full (1e308 as 309 digits), so send "
+        "such numbers as strings",
+    )
+
+
+def find_document_problems(
+    document: object, *, max_depth: int, max_stored_bytes: int | None = None
+) -> list[DocumentProblem]:
+    """Every place where `document` breaks a storage rule (at most MAX_REPORTED_PROBLEMS);
+    with `max_stored_bytes`, also a document whose numbers grow past it once stored."""
+    broken, growth = _breaks_rules(document, max_depth)
+    if not broken:
+        if max_stored_bytes is None:
+            return []
+        problem = _stored_size_problem(document, growth, max_stored_bytes)
+        return [] if problem is None else [problem]
     problems: list[DocumentProblem] = []
     pending: list[tuple[object, str, int]] = [(document, "", 1)]
     while pending:

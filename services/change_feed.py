@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from models.change import Change
 
-# A stream that falls this far behind is ended; its client reconnects with Last-Event-ID and
-# replays from the change log, so a slow reader never makes the process hold unbounded memory.
+# A stream that falls this far behind is ended; its client reconnects naming the last change it
+# saw and replays from the change log, so a slow reader never makes the process hold unbounded
+# memory.
 SUBSCRIPTION_BUFFER = 10_000
 
 

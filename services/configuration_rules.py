@@ -72,18 +72,28 @@ def document_problems(problems: Sequence[DocumentProblem], root: str = "") -> li
     ]
 
 
-def raise_document_problems(document: object, root: str, *, max_depth: int) -> None:
-    problems = find_document_problems(document, max_depth=max_depth)
+def raise_document_problems(
+    document: object, root: str, *, max_depth: int, max_stored_bytes: int | None = None
+) -> None:
+    problems = find_document_problems(
+        document, max_depth=max_depth, max_stored_bytes=max_stored_bytes
+    )
     if problems:
         raise InvalidRequest(document_problems(problems, root))
 
 
-def check_state(state: State, *, max_json_depth: int) -> None:
-    """Storage rules for config and schema, then the schema itself, then config against it."""
-    raise_document_problems(state.config, "/config", max_depth=max_json_depth)
+def check_state(
+    state: State, *, max_json_depth: int, max_document_bytes: int | None = None
+) -> None:
+    """Storage rules for config and schema (each at most `max_document_bytes` as stored),
+    then the schema itself, then config against it."""
+    for document, root in ((state.config, "/config"), (state.schema, "/schema")):
+        if document is not None:
+            raise_document_problems(
+                document, root, max_depth=max_json_depth, max_stored_bytes=max_document_bytes
+            )
     if state.schema is None:
         return
-    raise_document_problems(state.schema, "/schema", max_depth=max_json_depth)
     problems = schema_problems(state.schema) or config_problems(state.config, state.schema)
     if problems:
         raise InvalidRequest(problems)

@@ -53,12 +53,20 @@ def versioned(configuration: Configuration) -> Versioned[Configuration]:
 
 class ConfigurationService:
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, *, max_json_depth: int, actor: Actor
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        *,
+        max_json_depth: int,
+        actor: Actor,
+        max_document_bytes: int | None = None,
     ) -> None:
-        """`actor`: who the writes are made for; each one is audited in its transaction."""
+        """`actor`: who the writes are made for; each one is audited in its transaction.
+        `max_document_bytes`: the most a config or schema may take once stored (None: no
+        limit)."""
         self._unit_of_work = unit_of_work
         self._max_json_depth = max_json_depth
         self._actor = actor
+        self._max_document_bytes = max_document_bytes
 
     # Reads
 
@@ -111,7 +119,11 @@ class ConfigurationService:
         state = State(
             name=data.name, comments=data.comments, config=data.config, schema=data.json_schema
         )
-        check_state(state, max_json_depth=self._max_json_depth)
+        check_state(
+            state,
+            max_json_depth=self._max_json_depth,
+            max_document_bytes=self._max_document_bytes,
+        )
 
         def attempt(uow: UnitOfWork) -> Configuration:
             # Locks the application first (as deletes do), and its version changes: its list of
@@ -245,7 +257,11 @@ class ConfigurationService:
             state = change.apply(current)
             if not change.always_writes and state.same_as(State.of(current)):
                 return current
-            check_state(state, max_json_depth=self._max_json_depth)
+            check_state(
+                state,
+                max_json_depth=self._max_json_depth,
+                max_document_bytes=self._max_document_bytes,
+            )
             try:
                 written = uow.configurations.update_if_revision(
                     configuration_id=configuration_id,

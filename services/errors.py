@@ -67,7 +67,7 @@ class FieldProblem:
 
 
 class InvalidRequest(DomainError):
-    """Well-formed input that breaks a rule only the service can check (a 422)."""
+    """Well-formed input that breaks a rule only the service can check (the request is refused)."""
 
     def __init__(self, problems: list[FieldProblem]) -> None:
         summary = "; ".join(f"{problem.field}: {problem.message}" for problem in problems[:3])

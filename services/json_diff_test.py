@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from models.json_document import same_document
-from services.json_diff import MAX_ITEM_OPERATIONS, diff
+from services.json_diff import MAX_ITEM_OPERATIONS, diff, json_size, max_patch_size
 from testing.fuzz_settings import fuzz_examples, fuzz_settings
 
 scalars = (
@@ -43,6 +43,18 @@ def test_a_diff_applied_to_the_first_document_gives_the_second(
 ) -> None:
     assert same_document(apply(diff(before, after), before), after)
     assert same_document(apply(diff(after, before), after), before)
+
+
+@given(before=documents, after=documents, max_size=st.integers(2, 400))
+@fuzz_settings(examples=fuzz_examples() * 5)
+def test_a_diff_is_correct_and_within_its_size_at_every_coarseness(
+    before: dict[str, Any], after: dict[str, Any], max_size: int
+) -> None:
+    operations = diff(before, after, max_size=max_size)
+    assert same_document(apply(operations, before), after)
+    whole = [{"op": "replace", "path": "", "value": after}]
+    assert json_size(operations) <= max_size or operations == whole
+    assert json_size(diff(before, after)) <= max_patch_size(before, after)
 
 
 @given(items=st.lists(scalars, max_size=40), data=st.data())
@@ -103,3 +115,46 @@ def test_other_array_edits_replace_the_whole_array(after: list[int]) -> None:
     before = {"x": list(range(20_000)) if len(after) != 10_001 else list(range(10_001))}
     operations = diff(before, {"x": after})
     assert operations == [{"op": "replace", "path": "/x", "value": after}]
+
+
+LONG_KEY = "k" * 100_000
+
+
+def test_a_long_path_above_many_changes_gives_a_coarser_diff_not_a_huge_one() -> None:
+    before = {LONG_KEY: {"a": list(range(2000))}, "small": 1}
+    after = {LONG_KEY: {"a": list(range(1, 2001))}, "small": 2}
+    operations = diff(before, after)
+    # The fine diff would be 2,000 operations of 100,000 characters each (200 MB).
+    assert operations == [
+        {"op": "replace", "path": "/" + LONG_KEY, "value": after[LONG_KEY]},
+        {"op": "replace", "path": "/small", "value": 2},
+    ]
+    assert json_size(operations) <= max_patch_size(before, after)
+    assert json_size(operations) < 2 * json_size(after)
+
+
+def test_a_diff_too_large_even_by_member_replaces_the_whole_document() -> None:
+    before = {"a~/" * 50: 1, "b": [1, 2, 3, 4]}
+    after = {"a~/" * 50: 2, "b": [9, 8, 7, 6]}
+    long_path = "/" + "a~0~1" * 50
+    fine = diff(before, after)
+    by_member = [
+        {"op": "replace", "path": long_path, "value": 2},
+        {"op": "replace", "path": "/b", "value": [9, 8, 7, 6]},
+    ]
+    assert fine == [
+        {"op": "replace", "path": long_path, "value": 2},
+        *({"op": "replace", "path": f"/b/{index}", "value": 9 - index} for index in range(4)),
+    ]
+    assert json_size(by_member) < json_size(fine)
+    assert diff(before, after, max_size=json_size(fine) - 1) == by_member
+    assert diff(before, after, max_size=json_size(by_member) - 1) == [
+        {"op": "replace", "path": "", "value": after}
+    ]
+
+
+def test_many_equal_members_under_a_long_key_cost_no_path_each() -> None:
+    members = {f"m{index}": index for index in range(50_000)}
+    before = {LONG_KEY: {**members, "x": 1}}
+    after = {LONG_KEY: {**members, "x": 2}}
+    assert diff(before, after) == [{"op": "replace", "path": f"/{LONG_KEY}/x", "value": 2}]

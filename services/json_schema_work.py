@@ -3,7 +3,8 @@
 JSON Schema validation costs about (schema size) x (document size): an `allOf` of thousands of
 subschemas over a 1 MiB document, or an `enum` of 100,000 values under `items`, multiply. So
 every keyword application, every pattern compiled and every string searched is charged to a
-budget, and a check that overspends stops with TooExpensive (a 422) instead of holding a worker.
+budget, and a check that overspends stops with TooExpensive (the write is refused) instead of
+holding a worker.
 One unit is a few microseconds of work on a 2-core machine.
 
 Patterns run on RE2, whose time is linear in the text (Python's `re` backtracks, and

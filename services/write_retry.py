@@ -55,7 +55,7 @@ def retry_write(
     attempts: int = MAX_WRITE_ATTEMPTS,
 ) -> Result:
     """The result of the first attempt that commits. After `attempts` attempts a lost race is
-    ConcurrentModification and a transaction conflict is re-raised (a 503 to retry later)."""
+    ConcurrentModification and a transaction conflict is re-raised (the caller may retry later)."""
     for number in range(1, attempts + 1):
         if number > 1:
             time.sleep(pause_before_attempt(number))

@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.header_protocol import HeaderLimitProtocol
 from config.settings import Settings
 from main import create_app
 from testing.api_keys import create_api_key
@@ -54,7 +55,14 @@ def run_live_server(
     app = create_app(settings)
     key = admin_key or create_api_key(settings, name="live server").key
     served: ASGIApp = DefaultKey(app, key) if default_key else app
-    config = uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        served,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
+        http=HeaderLimitProtocol.with_limit(settings.max_header_bytes),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="live-server", daemon=True)
     thread.start()

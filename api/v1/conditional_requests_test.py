@@ -60,6 +60,15 @@ def at_revision_2(client: httpx.Client, application_id: str) -> dict[str, Any]:
     return updated
 
 
+def at(resource: str, resource_id: str, revision: int, etag: str) -> str:
+    """Where a 412 says the resource is: its revision, or its version when they differ (an
+    application's version also counts its configurations created and deleted)."""
+    if etag == f'"{revision}"':
+        return f"{resource} {resource_id} is at revision {revision}"
+    version = etag.strip('"')
+    return f"{resource} {resource_id} is at version {version} (ETag {etag})"
+
+
 def precondition_failed(
     response: httpx.Response, resource: str, resource_id: str, revision: int, etag: str
 ) -> None:
@@ -71,7 +80,7 @@ def precondition_failed(
         "type": PRECONDITION_FAILED,
         "title": "Precondition failed",
         "status": 412,
-        "detail": f"{resource} {resource_id} is at revision {revision}, which the If-Match "
+        "detail": f"{at(resource, resource_id, revision, etag)}, which the If-Match "
         "header does not name; fetch it again and retry with its ETag",
         "instance": response.request.url.path,
         "current_revision": revision,
@@ -166,6 +175,9 @@ def test_application_etag_changes_with_its_list_of_configurations(
     assert (revalidated.status_code, revalidated.headers["etag"]) == (200, second)
     assert revalidated.json() == after_create.json()
     precondition_failed(stale_put, "application", application["id"], 1, second)
+    assert stale_put.json()["detail"].startswith(
+        f'application {application["id"]} is at version 2 (ETag "2"), which the If-Match'
+    )
     stored = stored_application(database, application["id"])
     assert stored is not None
     assert stored[1] is None

@@ -13,6 +13,7 @@ from api.v1.conditional_requests_test import (
     APPLICATION_WRITES,
     CONFIGURATION_WRITES,
     PRECONDITION_FAILED,
+    at,
     at_revision_2,
     precondition_failed,
 )
@@ -40,7 +41,7 @@ def excluded(
         "type": PRECONDITION_FAILED,
         "title": "Precondition failed",
         "status": 412,
-        "detail": f"{resource} {resource_id} is at revision {revision}, which the If-None-Match "
+        "detail": f"{at(resource, resource_id, revision, etag)}, which the If-None-Match "
         "header excludes (it names the current ETag, or is * and the resource exists); nothing "
         "was written",
         "instance": response.request.url.path,
