@@ -28,6 +28,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from api.bearer import AUTHENTICATED_HOOK, bearer_token
 from api.value_names import names_from_raw_path
 from config.logging_setup import current_request_id
 from models.api_key import ApiKey, Role
@@ -130,9 +131,8 @@ def _unauthorized(detail: str, *, sent: bool) -> HTTPException:
 async def authenticate(request: Request) -> ApiKey:
     """The usable key the request presents (401 otherwise). Never echoes what was sent."""
     header = request.headers.get("authorization")
-    scheme, _, token = (header or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(header)
+    if token is None:
         raise _unauthorized(
             "send an API key as `Authorization: Bearer <key>`", sent=header is not None
         )
@@ -148,6 +148,9 @@ async def authenticate(request: Request) -> ApiKey:
         state = "revoked" if key.revoked_at is not None else "expired"
         raise _unauthorized(f"the API key {key.prefix} is {state}", sent=True)
     request.state.api_key = key
+    authenticated = request.scope.get("state", {}).get(AUTHENTICATED_HOOK)
+    if authenticated is not None:
+        authenticated()
     return key
 
 

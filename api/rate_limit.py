@@ -42,6 +42,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.bearer import AUTHENTICATED_HOOK, bearer_token
 from api.metrics import Metrics
 from api.problems import problem_response
 from config.settings import Settings
@@ -124,6 +125,13 @@ class BucketTable:
         bucket.tokens -= 1
         return True
 
+    def give_back(self, caller: str, now: float) -> None:
+        """Return a token taken for a request that turned out not to need it."""
+        bucket = self._buckets.get(caller)
+        if bucket is not None:
+            bucket.refill(self.policy, now)
+            bucket.tokens = min(float(self.policy.burst), bucket.tokens + 1)
+
     def service_limit(self, tokens: float) -> str:
         """This policy's `RateLimit` item for a bucket holding `tokens`."""
         available = math.floor(tokens)
@@ -194,17 +202,31 @@ class RateLimitMiddleware:
         if failures is not None:
             entries.append((failures, address))
 
-        if failures is not None and failures.peek(address, now) < 1:
+        # A failed authentication's token is taken before the request goes on, so requests sent
+        # at once cannot all pass a check made before any of them failed; it is given back as
+        # soon as the key is known to be good (or the answer is not a 401).
+        if failures is not None and not failures.take(address, now):
             await self._refuse(scope, receive, send, "auth_failures", failures, entries, now)
             return
         if budget is not None and not budget.take(caller, now):
+            if failures is not None:
+                failures.give_back(address, now)
             await self._refuse(scope, receive, send, "budget", budget, entries, now)
             return
+        reserved = failures is not None
+
+        def release() -> None:
+            nonlocal reserved
+            if reserved and failures is not None:
+                reserved = False
+                failures.give_back(address, self.clock())
+
+        scope.setdefault("state", {})[AUTHENTICATED_HOOK] = release
 
         async def send_with_rate_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
-                if message["status"] == HTTPStatus.UNAUTHORIZED and failures is not None:
-                    failures.take(address, self.clock())
+                if message["status"] != HTTPStatus.UNAUTHORIZED:
+                    release()
                 if entries and path != _METRICS_PATH:
                     headers = MutableHeaders(scope=message)
                     headers.update(_rate_limit_headers(entries, self.clock()))
@@ -287,9 +309,8 @@ def bearer_token_hash(scope: Scope) -> str | None:
     """A short SHA-256 of the `Authorization: Bearer` token, or None without one."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            token = token.strip()
-            if scheme.lower() == b"bearer" and token:
-                return hashlib.sha256(token).hexdigest()[:32]
-            return None
+            token = bearer_token(value.decode("latin-1"))
+            if token is None:
+                return None
+            return hashlib.sha256(token.encode("latin-1")).hexdigest()[:32]
     return None

@@ -137,3 +137,20 @@ def test_the_document_says_which_operations_may_answer_429(limited_server: LiveS
         "X-Request-ID",
     }
     assert refused["content"]["application/problem+json"]["example"]["status"] == 429
+
+
+def test_a_key_padded_with_non_ascii_white_space_is_not_the_key(limited_server: LiveServer) -> None:
+    """Authentication reads the token as the rate limiter does: a padded key is not a fresh
+    caller with the same rights, it is an unknown key."""
+    key = limited_server.admin_key
+    assert key is not None
+    with httpx.Client(base_url=limited_server.url, timeout=10) as http:
+        padded = http.get(
+            "/api/v1/keys",
+            headers={
+                b"Authorization": f"Bearer {key}\xa0".encode("latin-1"),
+                b"X-Forwarded-For": b"203.0.113.77",
+            },
+        )
+    assert padded.status_code == 401
+    assert padded.json()["detail"] == "the API key is not known"

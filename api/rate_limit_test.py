@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.bearer import AUTHENTICATED_HOOK, bearer_token
 from api.metrics import Metrics
 from api.operations_test import metric
 from api.rate_limit import BucketTable, Policy, RateLimitMiddleware, bearer_token_hash
@@ -226,3 +227,74 @@ def test_with_every_limit_off_nothing_is_added() -> None:
     responses = [get(app, "/api/v1/x", key="good") for _ in range(50)]
     assert {response.status_code for response in responses} == {200}
     assert "ratelimit" not in responses[0].headers
+
+
+@pytest.mark.parametrize("padding", ["\xa0", "\x85", "\xa0\x85"])
+def test_a_key_padded_with_non_ascii_white_space_is_another_token_for_both_readers(
+    padding: str,
+) -> None:
+    """Authentication and the rate limiter read the token the same way, so padding a key with
+    characters str.strip() would remove neither passes for a fresh caller with the same key."""
+    header = f"Bearer abc{padding}"
+    assert bearer_token(header) == f"abc{padding}"
+    assert bearer_token("Bearer \tabc ") == "abc"
+    scope = {"type": "http", "headers": [(b"authorization", header.encode("latin-1"))]}
+    assert bearer_token_hash(scope) != bearer_token_hash(
+        {"type": "http", "headers": [(b"authorization", b"Bearer abc")]}
+    )
+
+
+def test_failed_authentications_sent_at_once_cannot_pass_the_limit_together() -> None:
+    """Each request holds one failure's worth until its key is known to be good, so a burst of
+    concurrent guesses gets only the budget's worth through to authentication."""
+    reached: list[str] = []
+    events: list[asyncio.Event] = []
+
+    async def slow_check(request: Request) -> JSONResponse:
+        reached.append(request.headers.get("authorization", ""))
+        if request.headers.get("authorization") == "Bearer good":
+            request.scope["state"][AUTHENTICATED_HOOK]()  # as authenticate() does
+            await events[-1].wait()
+            return JSONResponse({"ok": True})
+        await events[-1].wait()
+        return JSONResponse({"status": 401}, status_code=401)
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        rate_limit_per_second=0,
+        rate_limit_address_per_second=0,
+        rate_limit_auth_failures_per_minute=6,
+        rate_limit_auth_failures_burst=3,
+    )
+    app = RateLimitMiddleware(
+        Starlette(routes=[Route("/{path:path}", slow_check)]),
+        settings=settings,
+        metrics=Metrics(),
+        clock=Clock(),
+    )
+
+    async def burst(key: str, count: int) -> list[int]:
+        events.append(asyncio.Event())
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.9", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            calls = [
+                asyncio.create_task(
+                    client.get("/api/v1/applications", headers={"Authorization": f"Bearer {key}"})
+                )
+                for _ in range(count)
+            ]
+            await asyncio.sleep(0.05)
+            events[-1].set()
+            return sorted(response.status_code for response in await asyncio.gather(*calls))
+
+    async def both() -> tuple[list[int], list[int]]:
+        good = await burst("good", 10)
+        reached.clear()
+        return good, await burst("guess", 10)
+
+    good, guesses = asyncio.run(both())
+    # Good keys give their reservation back at once: many may wait together.
+    assert good == [200] * 10
+    # Guesses: only the budget's worth reaches authentication, the rest are refused at once.
+    assert guesses == [401] * 3 + [429] * 7
+    assert reached == ["Bearer guess"] * 3
