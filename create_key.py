@@ -19,6 +19,7 @@ from models.api_key import ApiKeyCreate, ApiKeyCreated, Role
 from models.audit import COMMAND_LINE, Actor
 from repositories.unit_of_work import unit_of_work_factory
 from services.api_key_service import ApiKeyService
+from services.errors import InvalidRequest
 from startup import StartupFailed, prepare_database
 
 
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
-    except (ValidationError, ValueError) as error:
+    except (ValidationError, ValueError, InvalidRequest) as error:
         print(f"create-key: {error}", file=sys.stderr)
         return 2
     except StartupFailed as error:

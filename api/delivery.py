@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
+from api.authorization import authenticate
 from api.conditional import none_match
 from api.problems import entity_tag
 from api.response_cache import CachedConfiguration, ResponseCache
@@ -240,7 +241,8 @@ async def read_until_changed(
     if_none_match: str | None,
 ) -> Outcome:
     """Current entry; with If-None-Match and `Prefer: wait`, held until it changes (modified),
-    is deleted (NotFound raised by the re-read) or the wait ends (not modified)."""
+    is deleted (NotFound raised by the re-read) or the wait ends (not modified). After each
+    wait the request's key is checked again: a key revoked meanwhile gets its 401."""
     entry = await read_current(delivery, request, source)
     if not still_current(if_none_match, entry):
         return Outcome(entry, modified=True, waited=None)
@@ -263,6 +265,9 @@ async def read_until_changed(
             if remaining <= 0:
                 break
             await asyncio.wait({future}, timeout=remaining)
+            # The key may have been revoked or expired while it waited: 401 then, as for a
+            # new request (through the same key cache).
+            await authenticate(request)
             if not future.done():
                 break
         finally:

@@ -78,3 +78,34 @@ def delivery_response(outcome: Outcome, body: bytes) -> Response:
     if not outcome.modified:
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
+
+
+EVENT_STREAM = "text/event-stream"
+STREAM_EXAMPLE = (
+    ": stream open\n\n"
+    "id: 42\nevent: updated\n"
+    'data: {"position":42,"kind":"updated","application_id":"01JQ3V6KX8Q7M4Z2W9R5T1N0BC",'
+    '"configuration_id":"01JQ3V7B2D4F6H8K0M2P4R6T8V","name":"production","revision":4}\n\n'
+    ": keep-alive\n\n"
+)
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An endless `text/event-stream`: one event per change (`id:` its "
+        "position, `event:` its kind, `data:` the change as JSON), `: keep-alive` comments "
+        "every EVENTS_HEARTBEAT_SECONDS, and `event: reset` when the position asked for is no "
+        "longer in the change log (read everything again; the stream continues after the "
+        "reset's `id`). A Last-Event-ID that is not a position also gets a `reset` first.",
+        "headers": {
+            "Cache-Control": {
+                "description": "`no-cache`: a stream is never stored.",
+                "schema": {"type": "string", "examples": ["no-cache"]},
+            },
+            "X-Accel-Buffering": {
+                "description": "`no`: tells nginx not to buffer the stream.",
+                "schema": {"type": "string", "examples": ["no"]},
+            },
+        },
+        "content": {EVENT_STREAM: {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}},
+    }
+}

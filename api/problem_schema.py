@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from pydantic import Field
 
 from api.problem_limits import MAX_PROBLEM_TEXT, capped_errors, shorten
-from config.logging_setup import current_request_id
+from config.logging_setup import current_request_id, hide_api_keys
 from models.base import ApiModel
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -91,8 +91,9 @@ def problem_response(
         "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
-        "detail": shorten(detail, 4 * MAX_PROBLEM_TEXT),
-        "instance": raw_path(request),
+        # A key pasted into a URL or a body must not come back: only its prefix does.
+        "detail": shorten(hide_api_keys(detail), 4 * MAX_PROBLEM_TEXT),
+        "instance": hide_api_keys(raw_path(request)),
         "request_id": current_request_id(),
     }
     headers = {**(headers or {}), "X-Request-ID": body["request_id"]}
@@ -101,6 +102,10 @@ def problem_response(
         headers["Preference-Applied"] = preference_applied
     if errors is not None:
         body["errors"], omitted = capped_errors(errors)
+        for item in body["errors"]:
+            for name in ("field", "pointer", "message"):
+                if name in item:
+                    item[name] = hide_api_keys(item[name])
         if omitted:
             body["errors_omitted"] = omitted
     body.update(extensions or {})

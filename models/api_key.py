@@ -19,7 +19,8 @@ MAX_SCOPED_APPLICATIONS = 1000
 
 class Role(StrEnum):
     """admin: everything, including keys and creating or deleting applications; write: read
-    and change configurations (and rename applications) in scope; read: read in scope."""
+    and change configurations and application comments in scope (renaming an application
+    needs write on every application: names are global); read: read in scope."""
 
     ADMIN = "admin"
     WRITE = "write"

@@ -40,6 +40,9 @@ class ApplicationUpdate(InputModel):
     # The default None only marks "left out" (see model_fields_set); an explicit null fails
     # validation as a non-string, and the JSON Schema says "string", not "string or null".
     name: Name = Field(  # type: ignore[assignment]
-        default=None, description="May be left out, not null.", examples=["billing-api"]
+        default=None,
+        description="May be left out, not null. Sending it needs a key that reaches every "
+        "application (names are global).",
+        examples=["billing-api"],
     )
     comments: Comments | None = Field(default=None, examples=[None])

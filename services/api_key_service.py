@@ -9,7 +9,7 @@ from models.audit import Actor, AuditAction, AuditEntry, TargetType
 from models.page import Page
 from repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from services.api_key_secrets import NewKey, key_hash, new_key, prefix_of, same_hash
-from services.errors import ApiKeyNotFound
+from services.errors import ApiKeyNotFound, FieldProblem, InvalidRequest
 from services.ids import new_id
 from services.write_retry import retry_write
 
@@ -22,6 +22,14 @@ def usable(key: ApiKey, *, now: datetime | None = None) -> bool:
     return key.revoked_at is None and (key.expires_at is None or key.expires_at > moment)
 
 
+def expiry_in_the_past() -> FieldProblem:
+    return FieldProblem(
+        field="expires_at",
+        rule="future_datetime",
+        message="expires_at must be in the future: a key that has already expired works nowhere",
+    )
+
+
 class ApiKeyService:
     def __init__(self, unit_of_work: UnitOfWorkFactory, *, pepper: bytes) -> None:
         self._unit_of_work = unit_of_work
@@ -29,6 +37,8 @@ class ApiKeyService:
 
     def create(self, *, data: ApiKeyCreate, actor: Actor) -> ApiKeyCreated:
         """A new key; the only time its secret is seen."""
+        if data.expires_at is not None and data.expires_at <= datetime.now(UTC):
+            raise InvalidRequest([expiry_in_the_past()])
         for _ in range(PREFIX_ATTEMPTS):
             drawn = new_key()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from starlette.exceptions import HTTPException
 
 from api.authorization import (
     ApplicationFrom,
@@ -49,6 +50,10 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
         "headers": ETAG_HEADER_DOC,
     }
 }
+RENAME_NEEDS_EVERY_APPLICATION = (
+    "renaming an application needs a key that reaches every application, because application "
+    "names are global; a key limited to some applications may change only `comments`"
+)
 
 
 @router.post(
@@ -127,7 +132,10 @@ def get_application(
     "/{application_id}",
     summary="Update an application",
     description="Fields left out stay unchanged; `comments: null` clears the comments. "
-    "Send the ETag in If-Match to make sure nobody changed it since you read it.",
+    "Send the ETag in If-Match to make sure nobody changed it since you read it. "
+    "Sending `name` needs a key that reaches every application (admin, or write on all): "
+    "application names are global, so a key limited to some applications may change only "
+    "`comments` (403 otherwise).",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.PATH), JsonBody],
     responses={
         200: {"headers": ETAG_HEADER_DOC},
@@ -137,11 +145,15 @@ def get_application(
 def update_application(
     application_id: ApplicationIdPath,
     body: ApplicationUpdate,
+    key: AuthenticatedKey,
     service: ApplicationServiceDep,
     delivery: DeliveryDep,
     precondition: PreconditionDep,
     response: Response,
 ) -> ApplicationDetail:
+    if "name" in body.model_fields_set and key.applications is not None:
+        # Otherwise a 409 for a taken name would tell it which names exist outside its scope.
+        raise HTTPException(403, detail=RENAME_NEEDS_EVERY_APPLICATION)
     updated = service.update(application_id=application_id, changes=body, precondition=precondition)
     delivery.application_changed(application_id, deleted=False)
     detail: ApplicationDetail = tagged(response, updated)

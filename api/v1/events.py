@@ -10,22 +10,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from api.authorization import (
     ApplicationFrom,
     AuthenticatedKey,
     Permission,
+    authenticate,
     requires,
     scope_of,
 )
 from api.delivery import Delivery, get_delivery
+from api.delivery_docs import EVENT_STREAM, STREAM_DOC, STREAM_HEADERS
 from api.problems import problem_responses
 from database.errors import DatabaseUnavailable
 from models.change import Change
@@ -37,38 +40,8 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["delivery"])
 
-EVENT_STREAM = "text/event-stream"
 REPLAY_BATCH = 1000
 MAX_POSITION = 2**63 - 1
-
-STREAM_EXAMPLE = (
-    ": stream open\n\n"
-    "id: 42\nevent: updated\n"
-    'data: {"position":42,"kind":"updated","application_id":"01JQ3V6KX8Q7M4Z2W9R5T1N0BC",'
-    '"configuration_id":"01JQ3V7B2D4F6H8K0M2P4R6T8V","name":"production","revision":4}\n\n'
-    ": keep-alive\n\n"
-)
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-STREAM_DOC: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "An endless `text/event-stream`: one event per change (`id:` its "
-        "position, `event:` its kind, `data:` the change as JSON), `: keep-alive` comments "
-        "every EVENTS_HEARTBEAT_SECONDS, and `event: reset` when the position asked for is no "
-        "longer in the change log (read everything again; the stream continues after the "
-        "reset's `id`). A Last-Event-ID that is not a position also gets a `reset` first.",
-        "headers": {
-            "Cache-Control": {
-                "description": "`no-cache`: a stream is never stored.",
-                "schema": {"type": "string", "examples": ["no-cache"]},
-            },
-            "X-Accel-Buffering": {
-                "description": "`no`: tells nginx not to buffer the stream.",
-                "schema": {"type": "string", "examples": ["no"]},
-            },
-        },
-        "content": {EVENT_STREAM: {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}},
-    }
-}
 
 AfterQuery = Annotated[
     int | None,
@@ -153,49 +126,102 @@ class Replay:
             self.changes, self.last, self.reset = [], expired.head, str(expired)
 
 
+async def key_still_usable(request: Request) -> bool:
+    """The stream's key checked again, as every request's is (through the same key cache: a
+    revocation on this instance counts at once, on another within API_KEY_CACHE_SECONDS)."""
+    try:
+        await authenticate(request)
+    except HTTPException:
+        return False
+    return True
+
+
+KeyCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class Position:
+    """The last position a stream sent (or skipped), shared by its replay and live parts;
+    `key_refused`: the replay found the key no longer usable (the stream ends)."""
+
+    last: int
+    key_refused: bool = False
+
+
+async def _replayed(
+    replay: Replay, position: Position, scope: frozenset[str] | None, key_usable: KeyCheck
+) -> AsyncIterator[str]:
+    """The replay's events, batch by batch; stops early when the key is no longer usable."""
+    while True:
+        if replay.reset is not None:
+            position.last = replay.last
+            yield _reset(position.last, replay.reset)
+        for replayed in replay.changes:
+            if not await key_usable():
+                position.key_refused = True
+                return
+            yield _event(replayed, scope)
+            position.last = replayed.position
+        if not replay.more:
+            return
+        await replay.read()
+
+
+def _live(
+    change: Change | None,
+    subscription: Subscription,
+    position: Position,
+    scope: frozenset[str] | None,
+) -> str | None:
+    """What a live change sends ("" for one already sent or out of scope); None: the end."""
+    reset_position = subscription.reset_position
+    if change is None:
+        if reset_position is None:
+            return None  # shutdown, or this client fell too far behind: it reconnects
+        position.last, subscription.reset_position = reset_position, None
+        return _reset(position.last, "changes were lost while this instance was disconnected")
+    if change.position <= position.last:
+        return ""
+    position.last = change.position
+    return _event(change, scope)
+
+
 async def _stream(
     delivery: Delivery,
     subscription: Subscription,
     resume: Resume,
     replay: Replay | None,
     scope: frozenset[str] | None = None,
+    *,
+    key_usable: KeyCheck,
 ) -> AsyncIterator[str]:
-    """`scope`: only changes of these applications (what the key may read); None: all."""
+    """`scope`: only changes of these applications (what the key may read); None: all. Ends,
+    without a word, as soon as its key is revoked or expires (checked before each event and
+    each heartbeat): the client's reconnect then gets the 401."""
     feed = delivery.feed
     heartbeat = delivery.settings.events_heartbeat_seconds
     try:
         yield ": stream open\n\n"
-        last = feed.position if replay is None else replay.last
+        position = Position(feed.position if replay is None else replay.last)
         if resume.invalid_last_event_id is not None:
             yield _reset(
-                last,
+                position.last,
                 f"Last-Event-ID {resume.invalid_last_event_id!r} is not a change-log position",
             )
-        while replay is not None:
-            if replay.reset is not None:
-                last = replay.last
-                yield _reset(last, replay.reset)
-            for replayed in replay.changes:
-                yield _event(replayed, scope)
-                last = replayed.position
-            if not replay.more:
-                break
-            await replay.read()
+        if replay is not None:
+            async for replayed in _replayed(replay, position, scope, key_usable):
+                yield replayed
+            if position.key_refused:
+                return
         while True:
             try:
-                change: Change | None = await asyncio.wait_for(subscription.queue.get(), heartbeat)
+                change = await asyncio.wait_for(subscription.queue.get(), heartbeat)
+                text: str | None = _live(change, subscription, position, scope)
             except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if change is None:
-                if subscription.reset_position is None:
-                    return  # shutdown, or this client fell too far behind: it reconnects
-                last, subscription.reset_position = subscription.reset_position, None
-                yield _reset(last, "changes were lost while this instance was disconnected")
-                continue
-            if change.position > last:
-                yield _event(change, scope)
-                last = change.position
+                text = ": keep-alive\n\n"
+            if text is None or not await key_usable():
+                return
+            yield text
     except DatabaseUnavailable as error:
         # The client reconnects with Last-Event-ID and is replayed what it missed.
         logger.warning("event stream ended, the change log cannot be read: %s", error.reason)
@@ -204,6 +230,7 @@ async def _stream(
 
 
 async def _open_stream(
+    request: Request,
     delivery: Delivery,
     application_id: str | None,
     resume: Resume,
@@ -222,7 +249,14 @@ async def _open_stream(
         delivery.feed.unsubscribe(subscription)
         raise
     return StreamingResponse(
-        _stream(delivery, subscription, resume, replay, scope),
+        _stream(
+            delivery,
+            subscription,
+            resume,
+            replay,
+            scope,
+            key_usable=lambda: key_still_usable(request),
+        ),
         media_type=EVENT_STREAM,
         headers=STREAM_HEADERS,
     )
@@ -243,7 +277,9 @@ async def application_events(
 ) -> StreamingResponse:
     delivery = get_delivery(request)
     await run_in_threadpool(delivery.service.check_application, application_id=application_id)
-    return await _open_stream(delivery, application_id, resume_position(after, last_event_id))
+    return await _open_stream(
+        request, delivery, application_id, resume_position(after, last_event_id)
+    )
 
 
 @router.get(
@@ -260,4 +296,6 @@ async def all_events(
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
     delivery = get_delivery(request)
-    return await _open_stream(delivery, None, resume_position(after, last_event_id), scope_of(key))
+    return await _open_stream(
+        request, delivery, None, resume_position(after, last_event_id), scope_of(key)
+    )

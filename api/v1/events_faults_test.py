@@ -77,11 +77,15 @@ def test_a_replay_that_fails_midway_ends_the_stream_with_a_warning(
     )
     monkeypatch.setattr(events, "REPLAY_BATCH", 0)  # every batch "full": there is more to read
 
+    async def usable() -> bool:
+        return True
+
     async def scenario() -> list[str]:
         replay = await Replay.start(delivery, None, 0)  # the database is up: read
         server.stop()
         subscription = delivery.feed.subscribe(None)
-        return [chunk async for chunk in events._stream(delivery, subscription, Resume(0), replay)]
+        stream = events._stream(delivery, subscription, Resume(0), replay, key_usable=usable)
+        return [chunk async for chunk in stream]
 
     try:
         with caplog.at_level(logging.WARNING):
