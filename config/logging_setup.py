@@ -34,9 +34,19 @@ REDACTED = "***"
 API_KEY_SHAPE = re2.compile(r"(?P<keep>cs_[a-z2-9]{8}_)[A-Za-z0-9_-]+")
 
 
+def encodable(text: str) -> str:
+    """`text` as RE2 can take it: RE2 works on UTF-8, and a lone surrogate (which a client can
+    send as JSON `\\udc00`) cannot be encoded, so it is written as its escape instead."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def hide_api_keys(text: str) -> str:
     """`text` with every API key in it cut to its prefix and `***` (linear time: RE2)."""
-    return str(API_KEY_SHAPE.sub(rf"\g<keep>{REDACTED}", text))
+    return str(API_KEY_SHAPE.sub(rf"\g<keep>{REDACTED}", encodable(text)))
 
 
 # Secrets of shapes we know, whatever their value: the password in a URL's user info, in a
@@ -93,6 +103,7 @@ class Redactor:
     def redact(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        text = encodable(text)
         for pattern, replacement in _SECRET_SHAPES:
             text = pattern.sub(replacement, text)
         return text

@@ -12,6 +12,7 @@ from config.logging_setup import (
     JsonFormatter,
     Redactor,
     database_url_secrets,
+    hide_api_keys,
     logging_config,
     request_id_var,
 )
@@ -152,3 +153,10 @@ def test_a_logged_api_key_never_reaches_the_line() -> None:
 
     assert CANARY_KEY not in line
     assert json.loads(line)["message"] == "request with cs_k7d2m4qx_*** failed"
+
+
+def test_text_with_a_lone_surrogate_is_scrubbed_not_raised() -> None:
+    """RE2 takes UTF-8; a client's lone surrogate (JSON "\\udc00") is kept as its escape."""
+    key = "cs_abcdefgh_" + "s" * 43
+    assert hide_api_keys(f"config.\udc00 {key}") == "config.\\udc00 cs_abcdefgh_***"
+    assert Redactor().redact("field \udc00 Bearer abc") == "field \\udc00 Bearer ***"
