@@ -14,6 +14,8 @@ from psycopg2.extensions import parse_dsn
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.secrets_keys import Keyring, parse_keyring
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug"]
@@ -21,7 +23,7 @@ LogFormat = Literal["json", "text"]
 
 _URL_SCHEMES = ("postgresql://", "postgres://")
 # Settings whose value may hold a password: an error about them never shows the value.
-_SECRET_SETTINGS = frozenset({"DATABASE_URL", "API_KEY_PEPPER"})
+_SECRET_SETTINGS = frozenset({"DATABASE_URL", "API_KEY_PEPPER", "SECRETS_KEYS"})
 # Used when API_KEY_PEPPER is unset, so that `dev` and the tests need no setup; `serve` warns.
 DEVELOPMENT_PEPPER = "config-service-development-pepper"
 
@@ -160,6 +162,24 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long in-flight requests may take; then their database work "
         "is cancelled (503) and the process exits.",
     )
+
+    secrets_keys: SecretStr | None = Field(
+        default=None,
+        description="Keyring for secret values in configurations: comma-separated "
+        "<id>:<base64 of 32 bytes>; the first encrypts, every one decrypts. Unset: "
+        "configurations cannot hold secrets.",
+    )
+
+    @property
+    def secrets_keyring(self) -> Keyring:
+        return parse_keyring(self.secrets_keys.get_secret_value() if self.secrets_keys else "")
+
+    @field_validator("secrets_keys")
+    @classmethod
+    def _secrets_keys_are_a_keyring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keyring(value.get_secret_value())  # the message never holds key material
+        return value
 
     @property
     def pepper(self) -> bytes:
