@@ -336,10 +336,16 @@ class Follow:
         if not isinstance(first, Comment):
             raise BrokenStream("the event stream ended before it said it was open")
         self.broken_streams = 0
-        self.backoff.reset()
+        logger.debug(
+            "following %s by its event stream, after position %s",
+            self.follower.application,
+            self.position,
+        )
         if self.resync_needed:
             yield from self.follower.resync()
             self.resync_needed = False
+        # Only now: a stream that opens but whose first read fails keeps backing off.
+        self.backoff.reset()
         while True:
             item = yield from read_stream()
             if item is None:
