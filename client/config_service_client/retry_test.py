@@ -1,0 +1,155 @@
+"""429 and 503 against the real service: a read serves the last good document or raises with
+the retry time; a watch pauses at least `Retry-After`, then carries on."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from config_service_client import Client, RateLimited, ServiceUnavailable
+from config_service_client.conftest import put, seed
+from config_service_client.following_test import QUICK, Watcher
+from conftest import LiveServer, LiveServerFactory, make_settings
+from database.migration_runner import MigrationRunner
+from testing.api_keys import create_api_key
+from testing.disposable_server import DisposableServer
+from testing.live_server import run_live_server
+
+PAUSE = re.compile(r"the service asks to retry after (\d+) s: pausing ([0-9.]+) s")
+
+
+def pauses(caplog: pytest.LogCaptureFixture) -> list[tuple[float, float]]:
+    return [
+        (float(found[1]), float(found[2]))
+        for record in caplog.records
+        if (found := PAUSE.fullmatch(record.getMessage()))
+    ]
+
+
+@pytest.fixture(scope="module")
+def limited_server(
+    database_url: str, live_server_factory: LiveServerFactory
+) -> Iterator[LiveServer]:
+    # Each key may make 2 requests at once, then 1 a second: Retry-After is 1.
+    settings = make_settings(database_url, rate_limit_per_second=1, rate_limit_burst=2, **QUICK)
+    with live_server_factory(settings) as server:
+        yield server
+
+
+def test_a_rate_limited_read_serves_the_last_good_document_or_says_when_to_retry(
+    limited_server: LiveServer,
+    admin: httpx.Client,
+    database_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seeded = seed(admin, {"v": 1})  # through an instance without limits, as are the writes
+    key = create_api_key(make_settings(database_url), name="limited").key
+    with caplog.at_level(logging.WARNING, logger="config_service_client"):
+        with Client(limited_server.url, token=key, cache_dir=tmp_path) as client:
+            fresh = client.get(seeded.application, "production")
+            client.get(seeded.application, "production")
+            stale = client.get(seeded.application, "production")
+        with Client(limited_server.url, token=key) as client, pytest.raises(RateLimited) as limited:
+            client.get(seeded.application, "production")
+    assert (fresh.stale, stale.stale, stale.revision, stale.value) == (False, True, 1, {"v": 1})
+    assert "the service did not answer (RateLimited: 429 Too many requests: " in caplog.text
+    assert (limited.value.status, limited.value.retry_after) == (429, 1.0)
+    assert "retry after 1 s" in limited.value.detail
+
+
+def test_a_rate_limited_watch_pauses_at_least_retry_after_then_carries_on(
+    limited_server: LiveServer,
+    admin: httpx.Client,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seeded = seed(admin, {"v": 1})
+    key = create_api_key(make_settings(database_url), name="limited watcher").key
+    watcher = Watcher(Client(limited_server.url, token=key), seeded.application, "production")
+    with caplog.at_level(logging.WARNING, logger="config_service_client"):
+        watcher.start()
+        try:
+            watcher.wait_for(1)
+            while not pauses(caplog):  # its third request is over the budget of 2
+                watcher.wait_for(1)
+            put(admin, seeded, {"v": 2})
+            seen = watcher.documents(2)
+        finally:
+            watcher.stop()
+    assert seen == [(1, {"v": 1}), (2, {"v": 2})]
+    found = pauses(caplog)
+    assert all(retry_after == 1.0 and pause >= retry_after for retry_after, pause in found)
+
+
+DATABASE_NAME = "config_service_client_outage"
+
+
+@pytest.fixture(scope="module")
+def private_database() -> Iterator[DisposableServer]:
+    """A PostgreSQL of this module's own, which the test stops."""
+    server = DisposableServer()
+    try:
+        server.start()
+        admin = psycopg2.connect(server.url())
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+        admin.close()
+        MigrationRunner(server.url(DATABASE_NAME)).up()
+        yield server
+    finally:
+        server.destroy()
+
+
+def test_while_the_database_is_down_reads_get_503_and_a_watch_waits_then_carries_on(
+    private_database: DisposableServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        private_database.url(DATABASE_NAME), database_connect_timeout_seconds=2, **QUICK
+    )
+    key = create_api_key(settings).key
+    with (
+        run_live_server(settings, admin_key=key) as service,
+        httpx.Client(base_url=service.url, timeout=30) as admin,
+    ):
+        seeded = seed(admin, {"v": 1})
+        with Client(service.url, token=key, cache_dir=tmp_path) as client:
+            client.get(seeded.application, "production")
+        private_database.stop()
+        watcher = Watcher(
+            Client(service.url, token=key, cache_dir=tmp_path), seeded.application, "production"
+        )
+        try:
+            with (
+                Client(service.url, token=key) as client,
+                pytest.raises(ServiceUnavailable) as unavailable,
+            ):
+                client.get(seeded.application, "production")
+            with caplog.at_level(logging.WARNING, logger="config_service_client"):
+                watcher.start()
+                first = watcher.wait_for(1)[0]
+                while not pauses(caplog):
+                    assert watcher.error is None
+                    watcher.wait_for(1)
+            private_database.start()
+            put(admin, seeded, {"v": 2})
+            seen = watcher.wait_for(2)
+        finally:
+            if not private_database.is_running():
+                private_database.start()
+            watcher.stop()
+    assert (unavailable.value.status, unavailable.value.retry_after) == (503, 2.0)
+    assert [(item.revision, item.stale) for item in seen if hasattr(item, "stale")] == [
+        (1, True),
+        (2, False),
+    ]
+    assert first.value == {"v": 1}
+    assert all(pause >= retry_after for retry_after, pause in pauses(caplog))
