@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,6 @@ import pytest
 
 from config_service_client import (
     Client,
-    Document,
     Forbidden,
     NotFound,
     PreconditionFailed,
@@ -21,8 +19,8 @@ from config_service_client import (
     Unauthorized,
     ValidationFailed,
 )
-from config_service_client.conftest import put, seed
-from conftest import LiveServer, LiveServerFactory, make_settings
+from config_service_client.conftest import StoppedService, put, seed
+from conftest import LiveServer, make_settings
 from models.api_key import Role
 from testing.api_keys import create_api_key
 
@@ -138,31 +136,6 @@ def test_writes_create_update_with_if_match_patch_and_delete(
     assert (read.revision, read.value) == (3, {"pool_size": 6, "region": "eu"})
     history = admin.get(f"/api/v1/configurations/{seeded.configuration_id}/revisions").json()
     assert [revision["revision"] for revision in history] == [1]  # the other one is untouched
-
-
-@dataclass(frozen=True)
-class StoppedService:
-    """A service that answered once (its document cached in `cache`) and is gone now."""
-
-    url: str
-    key: str
-    application: str
-    fresh: Document
-    cache: Path
-
-
-@pytest.fixture
-def stopped_service(
-    database_url: str, live_server_factory: LiveServerFactory, tmp_path: Path
-) -> StoppedService:
-    cache = tmp_path / "cache"
-    with live_server_factory(make_settings(database_url)) as server:
-        assert server.admin_key is not None
-        with httpx.Client(base_url=server.url, timeout=30) as admin:
-            seeded = seed(admin, {"feature": "on"})
-        with Client(server.url, token=server.admin_key, cache_dir=cache) as client:
-            fresh = client.get(seeded.application, "production")
-    return StoppedService(server.url, server.admin_key, seeded.application, fresh, cache)
 
 
 def test_a_client_that_starts_while_the_service_is_down_serves_the_cached_document_stale(
