@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -93,14 +93,14 @@ class AsyncClient(ClientBase):
 
     async def watch(
         self, application: str, name: str, *, transport: Transport = "auto"
-    ) -> AsyncIterator[Document]:
+    ) -> AsyncGenerator[Document, None]:
         async for item in self._run(self._watch_steps(application, name, transport)):
             if isinstance(item, Document):
                 yield item
 
     async def watch_application(
         self, application: str, *, transport: Transport = "auto"
-    ) -> AsyncIterator[Document | Deleted]:
+    ) -> AsyncGenerator[Document | Deleted, None]:
         async for item in self._run(self._watch_application_steps(application, transport)):
             if isinstance(item, Document | Deleted):
                 yield item

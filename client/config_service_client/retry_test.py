@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from config_service_client import Client, RateLimited, ServiceUnavailable
+from config_service_client import Client, Document, RateLimited, ServiceUnavailable
 from config_service_client.conftest import put, seed
 from config_service_client.following_test import QUICK, Watcher
 from conftest import LiveServer, LiveServerFactory, make_settings
@@ -147,9 +147,10 @@ def test_while_the_database_is_down_reads_get_503_and_a_watch_waits_then_carries
                 private_database.start()
             watcher.stop()
     assert (unavailable.value.status, unavailable.value.retry_after) == (503, 2.0)
-    assert [(item.revision, item.stale) for item in seen if hasattr(item, "stale")] == [
+    assert [(item.revision, item.stale) for item in seen if isinstance(item, Document)] == [
         (1, True),
         (2, False),
     ]
+    assert isinstance(first, Document)
     assert first.value == {"v": 1}
     assert all(pause >= retry_after for retry_after, pause in pauses(caplog))
