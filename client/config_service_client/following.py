@@ -40,6 +40,7 @@ TRANSPORTS: tuple[Transport, ...] = ("auto", "stream", "long-poll")
 STREAM_IDLE_SECONDS = 60.0
 LONG_POLL_SECONDS = 30
 APPLICATION_POLL_SECONDS = 10.0
+UNWAITED_POLL_PAUSE_SECONDS = 5.0
 # "auto" gives up on streams after this many in a row that opened but never said
 # `: stream open` (a proxy that buffers or cuts them).
 BROKEN_STREAMS_BEFORE_LONG_POLL = 2
@@ -132,7 +133,9 @@ class ConfigurationFollower:
         except NotFound:
             self._gone()
             raise
-        if document is None:
+        if isinstance(document, bool):
+            if not document:  # unchanged at once, without waiting: do not spin
+                yield Pause(UNWAITED_POLL_PAUSE_SECONDS)
             return
         if document.revision < self.revision:  # recreated, or an instance that lags: ask again
             document = yield from self.reader.current(self.application, self.name, fresh=True)
@@ -148,6 +151,9 @@ class ApplicationFollower:
         self.reader = reader
         self.application = application
         self.known: dict[str, Document] = {}  # by configuration id
+        # Revisions handed out from the disk cache (ids unknown), by name: the first resync
+        # hands out only what differs from them.
+        self.cached: dict[str, int] = {}
 
     def _emit(self, configuration_id: str, document: Document) -> Steps[None]:
         self.reader.keep(document)
@@ -173,6 +179,7 @@ class ApplicationFollower:
                 describe_failure(error),
             )
             for document in cached:
+                self.cached[document.name] = document.revision
                 yield Emit(document)
             return  # the first connection's resync hands out what changed (keyed by name)
         for configuration_id, document in current.items():
@@ -185,8 +192,15 @@ class ApplicationFollower:
             current = {}
         for configuration_id in [key for key in self.known if key not in current]:
             yield from self._emit_deleted(configuration_id)
+        cached, self.cached = self.cached, {}
+        for name in [name for name in cached if name not in {d.name for d in current.values()}]:
+            self.reader.forget(self.application, name)
+            yield Emit(Deleted(self.application, name))
         for configuration_id, document in current.items():
             known = self.known.get(configuration_id)
+            if known is None and cached.get(document.name) == document.revision:
+                self.known[configuration_id] = document  # the cached one is still current
+                continue
             if known is None or (known.revision, known.name) != (document.revision, document.name):
                 if known is not None and known.name != document.name:
                     yield Emit(Deleted(self.application, known.name))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from config_service_client import Client, Deleted, Document
 from config_service_client.conftest import put, seed
 from config_service_client.following import Transport
 from conftest import LiveServer, LiveServerFactory, make_settings
+from main_test import free_port
 from testing.api_keys import create_api_key
 
 GENEROUS_SECONDS = 30.0
@@ -128,13 +128,6 @@ def test_a_change_on_one_instance_reaches_a_watcher_on_another(
             time.sleep(0.3)  # anything repeated would arrive now
             assert len(watcher.items) == 4
     assert seen == [(1, {"v": 1}), (2, {"v": 2}), (3, {"v": 3}), (4, {"v": 4})]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -312,3 +305,49 @@ def seed_again(admin: httpx.Client, application_id: str) -> dict[str, Any]:
     )
     assert response.status_code == 201
     return value
+
+
+def test_an_application_watch_started_on_the_cache_repeats_nothing_once_connected(
+    database_url: str, live_server_factory: LiveServerFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    key = create_api_key(make_settings(database_url), name="application watcher").key
+    cache = tmp_path / "cache"
+    log = tmp_path / "service.log"
+    with (
+        live_server_factory(make_settings(database_url)) as other,
+        httpx.Client(base_url=other.url, timeout=30) as admin,
+    ):
+        seeded = seed(admin, {"v": 1})
+        second = admin.post(
+            "/api/v1/configurations",
+            json={"application_id": seeded.application_id, "name": "staging", "config": {}},
+        )
+        assert second.status_code == 201
+        with served(database_url, port, log):
+            watcher = Watcher(Client(url, token=key, cache_dir=cache), seeded.application)
+            watcher.start()
+            watcher.wait_for(2)
+            watcher.stop()
+        # The service is down: the watch starts on the cache, then connects and goes on.
+        watcher = Watcher(Client(url, token=key, cache_dir=cache), seeded.application)
+        watcher.start()
+        try:
+            started = watcher.wait_for(2)
+            with served(database_url, port, log):
+                put(admin, seeded, {"v": 2})
+                seen = watcher.wait_for(3)
+                time.sleep(0.3)
+                assert len(watcher.items) == 3
+        finally:
+            watcher.stop()
+    assert [
+        (item.name, item.revision, item.stale) for item in started if isinstance(item, Document)
+    ] == [
+        ("production", 1, True),
+        ("staging", 1, True),
+    ]
+    last = seen[2]
+    assert isinstance(last, Document)
+    assert (last.name, last.revision, last.value, last.stale) == ("production", 2, {"v": 2}, False)

@@ -126,12 +126,13 @@ class Reader:
 
     def long_poll(
         self, application: str, name: str, etag: str, wait_seconds: int
-    ) -> Steps[Document | None]:
-        """The document once it is no longer `etag`, or None when the wait ends unchanged."""
+    ) -> Steps[Document | bool]:
+        """The document once it is no longer `etag`; else whether the service waited (False:
+        something on the way, a proxy say, dropped `Prefer: wait`)."""
         request = self.api.values(application, name, etag=etag, wait_seconds=wait_seconds)
         response = checked((yield from exchange(request)), OK, NOT_MODIFIED)
         if response.status_code == NOT_MODIFIED:
-            return None
+            return "preference-applied" in response.headers
         return document_from_values(response, application, name)
 
     def at_revision(self, application: str, name: str, revision: int) -> Steps[Document]:

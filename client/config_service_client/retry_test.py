@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psycopg2
 import pytest
-from psycopg2 import sql
 
+from api.database_faults_test import (  # a PostgreSQL of its own, which the test stops
+    DATABASE_NAME,
+    private_server,  # noqa: F401 (a fixture)
+    server,  # noqa: F401 (a fixture)
+)
 from config_service_client import Client, Document, RateLimited, ServiceUnavailable
 from config_service_client.conftest import put, seed
-from config_service_client.following_test import QUICK, Watcher
+from config_service_client.following_test import GENEROUS_SECONDS, QUICK, Watcher
 from conftest import LiveServer, LiveServerFactory, make_settings
-from database.migration_runner import MigrationRunner
 from testing.api_keys import create_api_key
 from testing.disposable_server import DisposableServer
 from testing.live_server import run_live_server
@@ -33,14 +36,22 @@ def pauses(caplog: pytest.LogCaptureFixture) -> list[tuple[float, float]]:
     ]
 
 
+def wait_for_a_pause(watcher: Watcher, caplog: pytest.LogCaptureFixture) -> None:
+    deadline = time.monotonic() + GENEROUS_SECONDS
+    while not pauses(caplog):
+        assert watcher.error is None, repr(watcher.error)
+        assert time.monotonic() < deadline, "the watch never paused for Retry-After"
+        time.sleep(0.01)
+
+
 @pytest.fixture(scope="module")
 def limited_server(
     database_url: str, live_server_factory: LiveServerFactory
 ) -> Iterator[LiveServer]:
     # Each key may make 2 requests at once, then 1 a second: Retry-After is 1.
     settings = make_settings(database_url, rate_limit_per_second=1, rate_limit_burst=2, **QUICK)
-    with live_server_factory(settings) as server:
-        yield server
+    with live_server_factory(settings) as limited:
+        yield limited
 
 
 def test_a_rate_limited_read_serves_the_last_good_document_or_says_when_to_retry(
@@ -78,8 +89,7 @@ def test_a_rate_limited_watch_pauses_at_least_retry_after_then_carries_on(
         watcher.start()
         try:
             watcher.wait_for(1)
-            while not pauses(caplog):  # its third request is over the budget of 2
-                watcher.wait_for(1)
+            wait_for_a_pause(watcher, caplog)  # its third request is over the budget of 2
             put(admin, seeded, {"v": 2})
             seen = watcher.documents(2)
         finally:
@@ -89,32 +99,12 @@ def test_a_rate_limited_watch_pauses_at_least_retry_after_then_carries_on(
     assert all(retry_after == 1.0 and pause >= retry_after for retry_after, pause in found)
 
 
-DATABASE_NAME = "config_service_client_outage"
-
-
-@pytest.fixture(scope="module")
-def private_database() -> Iterator[DisposableServer]:
-    """A PostgreSQL of this module's own, which the test stops."""
-    server = DisposableServer()
-    try:
-        server.start()
-        admin = psycopg2.connect(server.url())
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
-        admin.close()
-        MigrationRunner(server.url(DATABASE_NAME)).up()
-        yield server
-    finally:
-        server.destroy()
-
-
 def test_while_the_database_is_down_reads_get_503_and_a_watch_waits_then_carries_on(
-    private_database: DisposableServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server: DisposableServer,  # noqa: F811
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = make_settings(
-        private_database.url(DATABASE_NAME), database_connect_timeout_seconds=2, **QUICK
-    )
+    settings = make_settings(server.url(DATABASE_NAME), database_connect_timeout_seconds=2, **QUICK)
     key = create_api_key(settings).key
     with (
         run_live_server(settings, admin_key=key) as service,
@@ -123,7 +113,7 @@ def test_while_the_database_is_down_reads_get_503_and_a_watch_waits_then_carries
         seeded = seed(admin, {"v": 1})
         with Client(service.url, token=key, cache_dir=tmp_path) as client:
             client.get(seeded.application, "production")
-        private_database.stop()
+        server.stop()
         watcher = Watcher(
             Client(service.url, token=key, cache_dir=tmp_path), seeded.application, "production"
         )
@@ -136,15 +126,11 @@ def test_while_the_database_is_down_reads_get_503_and_a_watch_waits_then_carries
             with caplog.at_level(logging.WARNING, logger="config_service_client"):
                 watcher.start()
                 first = watcher.wait_for(1)[0]
-                while not pauses(caplog):
-                    assert watcher.error is None
-                    watcher.wait_for(1)
-            private_database.start()
+                wait_for_a_pause(watcher, caplog)
+            server.start()
             put(admin, seeded, {"v": 2})
             seen = watcher.wait_for(2)
         finally:
-            if not private_database.is_running():
-                private_database.start()
             watcher.stop()
     assert (unavailable.value.status, unavailable.value.retry_after) == (503, 2.0)
     assert [(item.revision, item.stale) for item in seen if isinstance(item, Document)] == [
