@@ -19,7 +19,7 @@ MERGE_PATCH_MEDIA_TYPE = "application/merge-patch+json"
 _MESSAGE = TypeAdapter(ChangeMessage | None)
 
 # FastAPI drops None from examples, and a merge patch's nulls are the point: the examples are
-# put back verbatim into the OpenAPI document by api/openapi.py.
+# put back verbatim into the OpenAPI document by api/openapi/document.py.
 MERGE_PATCH_EXAMPLES: dict[str, Any] = {
     "change one value": {
         "summary": "Change one value, with a message",

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import SecretStr
 
-from benchmark_delivery import run_delivery
-from benchmark_waiters import KEY_HEADERS
+from benchmarks.delivery import run_delivery
+from benchmarks.waiters import KEY_HEADERS
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url
@@ -188,7 +188,7 @@ def format_row(name: str, result: Result, seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="benchmark.py", description=__doc__)
+    parser = argparse.ArgumentParser(prog="benchmarks/benchmark.py", description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="per scenario (10)")
     parser.add_argument("--threads", type=int, default=8, help="client threads (8)")
     parser.add_argument("--configurations", type=int, default=100, help="to seed (100)")

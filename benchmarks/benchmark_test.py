@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import benchmark
-from benchmark import Result, format_row
-from benchmark_delivery import Throughput, parse_wrk
+from benchmarks import benchmark
+from benchmarks.benchmark import Result, format_row
+from benchmarks.delivery import Throughput, parse_wrk
 
 
 def test_the_benchmark_runs_every_scenario_without_errors(

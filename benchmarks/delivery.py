@@ -3,7 +3,7 @@ a write to a waiting client on another instance, and many concurrent long polls.
 
 Load comes from `wrk` when it is installed (`apt install wrk`, `brew install wrk`): a Python
 client on the same cores saturates before the server does. Without it, the Python client of
-benchmark.py runs, and the output says so.
+benchmarks/benchmark.py runs, and the output says so.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from benchmark_waiters import KEY_HEADERS, many_waiters, raise_open_files_limit
+from benchmarks.waiters import KEY_HEADERS, many_waiters, raise_open_files_limit
 
 WRK_CONNECTIONS = 32
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
@@ -101,7 +101,7 @@ def with_wrk(
 def with_python(
     base_url: str, paths: list[str], headers: dict[str, str], seconds: float, threads: int
 ) -> Throughput:
-    from benchmark import run  # noqa: PLC0415 (benchmark.py imports this module)
+    from benchmarks.benchmark import run  # noqa: PLC0415 (benchmarks/benchmark.py imports this module)
 
     def request(client: httpx.Client, rng: random.Random) -> httpx.Response:
         return client.get(rng.choice(paths), headers=headers)

@@ -1,13 +1,13 @@
 """Time the worst inputs we know for each costly path: `pipenv run bench-worst`.
 
-Starts the real server as benchmark.py does, then, for each case, prepares a configuration and
-sends one hostile request built within MAX_BODY_BYTES (1 MiB) and MAX_JSON_DEPTH (32): RE2
-patterns on long strings, uniqueItems on 50,000 objects, a diff of two long arrays, a 1 MiB
-merge patch, wide and deep documents, a huge integer under multipleOf, a schema multiplied by
-a document, a diff under a 100,000-character key, 140,000 copies of 1e308, schema errors under
-a 900 KB key, and 4 MiB of request headers. It prints each request's time, status and response
-size, and the worst latency of /health/live, polled from another thread all along. Nothing is
-asserted: the figures are for people.
+Starts the real server as benchmarks/benchmark.py does, then, for each case, prepares a
+configuration and sends one hostile request built within MAX_BODY_BYTES (1 MiB) and
+MAX_JSON_DEPTH (32): RE2 patterns on long strings, uniqueItems on 50,000 objects, a diff of two
+long arrays, a 1 MiB merge patch, wide and deep documents, a huge integer under multipleOf, a
+schema multiplied by a document, a diff under a 100,000-character key, 140,000 copies of 1e308,
+schema errors under a 900 KB key, and 4 MiB of request headers. It prints each request's time,
+status and response size, and the worst latency of /health/live, polled from another thread all
+along. Nothing is asserted: the figures are for people.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from benchmark import running_server
-from benchmark_waiters import KEY_HEADERS
+from benchmarks.benchmark import running_server
+from benchmarks.waiters import KEY_HEADERS
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url

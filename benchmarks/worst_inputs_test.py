@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from benchmark_worst_inputs import MAX_BODY_BYTES, MAX_JSON_DEPTH, Case, cases, encode
+from benchmarks.worst_inputs import MAX_BODY_BYTES, MAX_JSON_DEPTH, Case, cases, encode
 from config.settings import Settings
 from models.json_document import find_document_problems
 

@@ -21,7 +21,7 @@ from schemathesis import Case, CheckFunction, Response
 from schemathesis.openapi import from_dict, from_url
 from schemathesis.specs.openapi.checks import ensure_resource_availability
 
-from api.links import APPLICATION_LINKS, CONFIGURATION_LINKS
+from api.v1.links import APPLICATION_LINKS, CONFIGURATION_LINKS
 from config.settings import Settings
 from conftest import make_settings
 from database.migration_runner import MigrationRunner

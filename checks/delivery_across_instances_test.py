@@ -13,12 +13,12 @@ import httpx
 import psycopg2
 import pytest
 
-from api.delivery import Delivery
 from api.v1.events_test import open_stream
 from api.v1.values_test import create_application, create_configuration, put_config, values_path
 from conftest import LiveServer, LiveServerFactory, make_settings
 from database.listen_connection import ListenConnection
-from services.change_listener import LISTENER_APPLICATION_NAME, ChangeListener
+from delivery.change_listener import LISTENER_APPLICATION_NAME, ChangeListener
+from delivery.runtime import Delivery
 
 GENEROUS_SECONDS = 20.0
 

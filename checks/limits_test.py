@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.operations_test import metric
 from api.v1.applications_test import JSON_HEADERS, assert_problem, create_application
+from checks.operations_test import metric
 from conftest import LiveServer, LiveServerFactory, make_settings
 
 VALIDATION = "urn:config-service:problem:validation-error"

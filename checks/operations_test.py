@@ -167,7 +167,7 @@ def test_logs_of_a_request_carry_its_id_and_never_the_database_password(
     }
     assert (
         "canary-list",
-        "api.problems",
+        "api.problems.handlers",
         "database unavailable: the database is unreachable",
     ) in by_request
     assert {name for request_id, name, _ in by_request if request_id == "canary-ready"} >= {

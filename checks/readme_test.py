@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess  # runs create_key.py as the README says  # nosec B404
+import subprocess  # runs commands/create_key.py as the README says  # nosec B404
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ def created_key(database_url: str) -> str:
     line is the key."""
     assert "pipenv run create-key --role admin --name" in README.read_text()
     printed = subprocess.run(
-        [sys.executable, "create_key.py", "--role", "admin", "--name", "readme"],
+        [sys.executable, "-m", "commands.create_key", "--role", "admin", "--name", "readme"],
         cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": database_url},
         capture_output=True,

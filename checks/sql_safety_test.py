@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SKIPPED_DIRECTORIES = {".postgres", ".venv", ".git", ".hypothesis", "__pycache__", "htmlcov"}
 
 _SQL = re.compile(

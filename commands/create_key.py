@@ -13,6 +13,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from commands.startup import StartupFailed, prepare_database
 from config.settings import Settings, SettingsError, load_settings
 from database.pool import Database
 from models.api_key import ApiKeyCreate, ApiKeyCreated, Role
@@ -20,7 +21,6 @@ from models.audit import COMMAND_LINE, Actor
 from repositories.unit_of_work import unit_of_work_factory
 from services.api_key_service import ApiKeyService
 from services.errors import InvalidRequest
-from startup import StartupFailed, prepare_database
 
 
 def create_key(

@@ -22,7 +22,7 @@ from testing.live_server import run_live_server
 
 def create_key(database_url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 (our own script)  # nosec B603
-        [sys.executable, "create_key.py", *arguments],
+        [sys.executable, "-m", "commands.create_key", *arguments],
         cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": database_url},
         capture_output=True,

@@ -1,7 +1,7 @@
 """The in-process side of delivery: who waits for which configuration, and who streams.
 
 Everything here runs on the event loop and touches no database: the listener
-(services/change_listener.py) reads the change log and calls `publish`; long polls `watch` one
+(delivery/change_listener.py) reads the change log and calls `publish`; long polls `watch` one
 configuration and streams `subscribe` to an application (or to all). A waiter costs one
 asyncio future, never a thread or a connection.
 """

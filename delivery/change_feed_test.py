@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+from delivery.change_feed import SUBSCRIPTION_BUFFER, ChangeFeed
 from models.change import Change, ChangeKind
-from services.change_feed import SUBSCRIPTION_BUFFER, ChangeFeed
 
 
 def change(position: int, configuration_id: str = "c1", application_id: str = "a1") -> Change:

@@ -19,9 +19,9 @@ from typing import Any
 
 from database.listen_connection import ListenConnection, ListenConnectionLost
 from database.pool import Connection
+from delivery.change_feed import ChangeFeed
 from models.change import Change
 from repositories.change_log_repository import NOTIFY_CHANNEL, ChangeLogRepository
-from services.change_feed import ChangeFeed
 from services.delivery_service import prune_change_log, read_changes_after
 from services.errors import ChangePositionExpired
 

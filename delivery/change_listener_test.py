@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from database.migration_runner import MigrationRunner
 from database.pool import connect
+from delivery.change_feed import ChangeFeed
+from delivery.change_listener import ChangeListener
 from models.change import ChangeEntry, ChangeKind
 from repositories.change_log_repository import ChangeLogRepository
-from services.change_feed import ChangeFeed
-from services.change_listener import ChangeListener
 from testing.databases import temporary_database
 
 APPLICATION_ID = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"

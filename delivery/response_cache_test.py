@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from api.response_cache import ENTRY_OVERHEAD_BYTES, CachedConfiguration, ResponseCache
+from delivery.response_cache import ENTRY_OVERHEAD_BYTES, CachedConfiguration, ResponseCache
 from models.change import Change, ChangeKind
 from models.configuration import Configuration
 

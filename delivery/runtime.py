@@ -19,17 +19,17 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.authorization import authenticate
-from api.conditional import none_match
-from api.problems import entity_tag
-from api.response_cache import CachedConfiguration, ResponseCache
+from api.auth.authorization import authenticate
+from api.problems.handlers import entity_tag
+from api.v1.conditional import none_match
 from config.settings import Settings
 from database.pool import Database, session_options
+from delivery.change_feed import ChangeFeed
+from delivery.change_listener import ChangeListener
+from delivery.response_cache import CachedConfiguration, ResponseCache
 from models.change import Change
 from models.configuration import Configuration
 from repositories.unit_of_work import unit_of_work_factory
-from services.change_feed import ChangeFeed
-from services.change_listener import ChangeListener
 from services.delivery_service import DeliveryService
 
 _WAIT_VALUE = re.compile(r'"?([0-9]{1,9})"?')

@@ -1,7 +1,7 @@
 """Reads for delivery: configurations by name, older revisions, and the change log.
 
 Plain sync code over the pool (each read is one short transaction); the waiting and streaming
-around it is async and lives in services/change_feed.py and api/v1/values.py.
+around it is async and lives in delivery/change_feed.py and api/v1/values.py.
 """
 
 from __future__ import annotations

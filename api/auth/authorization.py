@@ -28,8 +28,8 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from api.bearer import AUTHENTICATED_HOOK, bearer_token
-from api.value_names import names_from_raw_path
+from api.auth.bearer import AUTHENTICATED_HOOK, bearer_token
+from api.v1.value_names import names_from_raw_path
 from config.logging_setup import current_request_id
 from models.api_key import ApiKey, Role
 from models.audit import Actor
@@ -48,7 +48,7 @@ from services.errors import (
 MAX_CACHED_KEYS = 10_000
 MAX_REMEMBERED_OWNERS = 100_000
 
-# Declared in the OpenAPI document (api/openapi.py) for every /api/v1 operation, so that
+# Declared in the OpenAPI document (api/openapi/document.py) for every /api/v1 operation, so that
 # Swagger UI's Authorize button sends it. Parsed here, in the one dependency a route runs.
 BEARER_SCHEME = {
     "type": "http",

@@ -2,7 +2,7 @@
 
 The exact check, on the headers uvicorn hands over, before any routing or body reading.
 Counted: every header's name and value. Far larger headers never get here: the connection's
-protocol (api/header_protocol.py) refuses them before they are buffered. This check stays for
+protocol (api/edge/header_protocol.py) refuses them before they are buffered. This check stays for
 what that rougher count lets through, and for servers run with another protocol (h11).
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.header_protocol import HEADERS_TOO_LARGE_TITLE, headers_too_large_detail
-from api.problems import problem_response
+from api.edge.header_protocol import HEADERS_TOO_LARGE_TITLE, headers_too_large_detail
+from api.problems.handlers import problem_response
 
 
 class HeaderLimitMiddleware:

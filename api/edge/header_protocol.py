@@ -21,8 +21,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.problem_schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
-from api.request_context import new_request_id
+from api.edge.request_context import new_request_id
+from api.problems.schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
 from config.settings import load_settings
 
 HEADER_ALLOWANCE = 8192

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from api.header_protocol import HEADER_ALLOWANCE, HEADERS_TOO_LARGE
+from api.edge.header_protocol import HEADER_ALLOWANCE, HEADERS_TOO_LARGE
 from conftest import LiveServer, LiveServerFactory, make_settings
 
 MAX_HEADER_BYTES = 2048

@@ -23,8 +23,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.authorization import metrics_key
-from api.request_context import route_template
+from api.auth.authorization import metrics_key
+from api.edge.request_context import route_template
 from database.pool import Database
 from database.pool_events import ERROR_KINDS
 

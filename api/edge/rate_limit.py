@@ -42,9 +42,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.bearer import AUTHENTICATED_HOOK, bearer_token
-from api.metrics import Metrics
-from api.problems import problem_response
+from api.auth.bearer import AUTHENTICATED_HOOK, bearer_token
+from api.edge.metrics import Metrics
+from api.problems.handlers import problem_response
 from config.settings import Settings
 
 # Callers tracked per table; beyond it the least recently seen leaves (see BucketTable).

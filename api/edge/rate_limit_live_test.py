@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api.operations_test import metric
+from checks.operations_test import metric
 from conftest import LiveServer, make_settings
 from testing.live_server import run_live_server
 

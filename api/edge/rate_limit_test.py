@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from api.bearer import AUTHENTICATED_HOOK, bearer_token
-from api.metrics import Metrics
-from api.operations_test import metric
-from api.rate_limit import BucketTable, Policy, RateLimitMiddleware, bearer_token_hash
-from api.request_context import RequestContextMiddleware
+from api.auth.bearer import AUTHENTICATED_HOOK, bearer_token
+from api.edge.metrics import Metrics
+from api.edge.rate_limit import BucketTable, Policy, RateLimitMiddleware, bearer_token_hash
+from api.edge.request_context import RequestContextMiddleware
+from checks.operations_test import metric
 from config.settings import Settings
 
 RATE_LIMITED = "urn:config-service:problem:rate-limited"

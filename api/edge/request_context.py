@@ -2,11 +2,11 @@
 
 Every request gets an id: the caller's `X-Request-ID` when it is a plausible id (1-128 of
 A-Z a-z 0-9 . _ -), a fresh one otherwise. It is sent back in the `X-Request-ID` header, put in
-every problem body (api/problems.py) and in every log line written while handling the request
-(config/logging_setup.py). Every response also gets `X-Content-Type-Options: nosniff`, so no
-browser guesses a type other than the declared one (a JSON body taken for HTML). One access line
-per request records method, route template, status and duration; health and metrics routes log
-theirs at debug level only.
+every problem body (api/problems/schema.py) and in every log line written while handling the
+request (config/logging_setup.py). Every response also gets `X-Content-Type-Options: nosniff`,
+so no browser guesses a type other than the declared one (a JSON body taken for HTML). One access
+line per request records method, route template, status and duration; health and metrics routes
+log theirs at debug level only.
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api.authorization import BEARER_SCHEME
-from api.health import HEALTH_MEDIA_TYPE
+from api.auth.authorization import BEARER_SCHEME
+from api.edge.rate_limit import is_rate_limited_path
 from api.merge_patch_input import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
-from api.problem_schema import PROBLEM_TYPE_PREFIX
-from api.problems import PROBLEM_MEDIA_TYPE, problem_responses
-from api.rate_limit import is_rate_limited_path
+from api.operations import HEALTH_MEDIA_TYPE
+from api.problems.handlers import PROBLEM_MEDIA_TYPE, problem_responses
+from api.problems.schema import PROBLEM_TYPE_PREFIX
 from models.json_document_schema import JSON_DOCUMENT_SCHEMAS
 
 DESCRIPTION = """
@@ -38,7 +38,7 @@ def _move_error_content(schema: dict[str, Any]) -> None:
                 content = response.get("content", {})
                 if int(status) < 400:  # noqa: PLR2004
                     continue
-                # Health answers are health+json even when failing (api/health.py).
+                # Health answers are health+json even when failing (api/operations.py).
                 kept = {PROBLEM_MEDIA_TYPE, HEALTH_MEDIA_TYPE}
                 generated = [media for media in content if media not in kept]
                 for media in generated:
@@ -62,7 +62,7 @@ REQUEST_ID_HEADER_DOC: dict[str, Any] = {
 
 
 def _describe_request_id(schema: dict[str, Any]) -> None:
-    """Every response carries X-Request-ID (api/request_context.py); say so on each one."""
+    """Every response carries X-Request-ID (api/edge/request_context.py); say so on each one."""
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             for response in operation.get("responses", {}).values():
@@ -103,7 +103,7 @@ _RATE_LIMITED = {
 
 
 def _describe_rate_limits(schema: dict[str, Any]) -> None:
-    """Every rate-limited operation may answer 429 (api/rate_limit.py)."""
+    """Every rate-limited operation may answer 429 (api/edge/rate_limit.py)."""
     for path, path_item in schema.get("paths", {}).items():
         if is_rate_limited_path(path):
             for operation in path_item.values():
@@ -111,7 +111,8 @@ def _describe_rate_limits(schema: dict[str, Any]) -> None:
 
 
 def _describe_authorization(schema: dict[str, Any]) -> None:
-    """Every /api/v1 operation needs a key (api/authorization.py), and may answer 401 and 403."""
+    """Every /api/v1 operation needs a key (api/auth/authorization.py), and may answer 401 and
+    403."""
     components = schema.setdefault("components", {})
     components.setdefault("securitySchemes", {})["HTTPBearer"] = BEARER_SCHEME
     for path, path_item in schema.get("paths", {}).items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from api.problem_schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem
+from api.problems.schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem
 
 _DESCRIPTIONS = {
     400: "The body is not valid JSON.",

@@ -15,9 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ExceptionHandler
 
-from api.problem_examples import problem_responses
-from api.problem_limits import shorten
-from api.problem_schema import (
+from api.problems.examples import problem_responses
+from api.problems.limits import shorten
+from api.problems.schema import (
     PROBLEM_MEDIA_TYPE,
     ProblemFieldError,
     entity_tag,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from api.problem_schema import ProblemFieldError
+    from api.problems.schema import ProblemFieldError
 
 MAX_PROBLEM_TEXT = 1024
 MAX_PROBLEM_ERRORS_SIZE = 65_536

@@ -1,10 +1,10 @@
-"""A problem body stays small whatever the request that caused it (api/problem_limits.py)."""
+"""A problem body stays small whatever the request that caused it (api/problems/limits.py)."""
 
 from __future__ import annotations
 
 import httpx
 
-from api.problem_limits import MAX_PROBLEM_ERRORS_SIZE, MAX_PROBLEM_TEXT
+from api.problems.limits import MAX_PROBLEM_ERRORS_SIZE, MAX_PROBLEM_TEXT
 from api.v1.applications_test import assert_problem, create_application
 
 LONG_KEY = "k" * 800_000

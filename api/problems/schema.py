@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from api.problem_limits import MAX_PROBLEM_TEXT, capped_errors, shorten
+from api.problems.limits import MAX_PROBLEM_TEXT, capped_errors, shorten
 from config.logging_setup import current_request_id, hide_api_keys
 from models.base import ApiModel
 
@@ -19,7 +19,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 def entity_tag(version: int) -> str:
-    """The strong ETag of a resource at `version` (see api/conditional.py)."""
+    """The strong ETag of a resource at `version` (see api/v1/conditional.py)."""
     return f'"{version}"'
 
 

@@ -7,26 +7,26 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.exceptions import HTTPException
 
-from api.authorization import (
+from api.auth.authorization import (
     ApplicationFrom,
     AuthenticatedKey,
     Permission,
     requires,
     scope_of,
 )
-from api.conditional import (
+from api.problems.handlers import problem_responses
+from api.v1.conditional import (
     ETAG_HEADER_DOC,
     IfNoneMatch,
     PreconditionDep,
     tagged,
     tagged_or_not_modified,
 )
-from api.delivery import DeliveryDep
-from api.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
-from api.json_body import JsonLimitsRoute
-from api.links import APPLICATION_LINKS
-from api.pagination import LINK_HEADER_DOC, add_next_link
-from api.problems import problem_responses
+from api.v1.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
+from api.v1.links import APPLICATION_LINKS
+from api.v1.pagination import LINK_HEADER_DOC, add_next_link
+from api.v1.request_bodies import JsonLimitsRoute
+from delivery.runtime import DeliveryDep
 from models.application import (
     Application,
     ApplicationCreate,

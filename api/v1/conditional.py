@@ -17,8 +17,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Response
 from starlette.exceptions import HTTPException
 
-from api.dependencies import SettingsDep
-from api.problems import entity_tag
+from api.problems.handlers import entity_tag
+from api.v1.dependencies import SettingsDep
 from models.versioned import Precondition, Versioned
 
 # An entity-tag: optional W/ and an opaque quoted string (RFC 9110 §8.8.3).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.conditional import entity_tags, none_match, parse_if_match
+from api.v1.conditional import entity_tags, none_match, parse_if_match
 from models.versioned import Precondition
 
 

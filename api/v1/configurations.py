@@ -7,33 +7,33 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from api.authorization import ApplicationFrom, Permission, requires
-from api.conditional import (
-    ETAG_HEADER_DOC,
-    IfNoneMatch,
-    PreconditionDep,
-    tagged,
-    tagged_or_not_modified,
-)
-from api.delivery import DeliveryDep, by_id, get_delivery, read_until_changed
-from api.delivery_docs import (
-    DELIVERY_HEADERS_DOC,
-    NOT_MODIFIED_WAIT_DOC,
-    READ_HEADERS_DOC,
-    delivery_response,
-)
-from api.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody, SettingsDep
-from api.json_body import JsonLimitsRoute
-from api.links import CONFIGURATION_LINKS
+from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.merge_patch_input import (
     MERGE_PATCH_EXAMPLES,
     MERGE_PATCH_MEDIA_TYPE,
     parse_merge_patch,
     require_merge_patch,
 )
-from api.pagination import LINK_HEADER_DOC, add_next_link
-from api.problems import problem_responses
+from api.problems.handlers import problem_responses
 from api.v1.applications import LOCATION_HEADER_DOC, NOT_MODIFIED
+from api.v1.conditional import (
+    ETAG_HEADER_DOC,
+    IfNoneMatch,
+    PreconditionDep,
+    tagged,
+    tagged_or_not_modified,
+)
+from api.v1.delivery_reads import (
+    DELIVERY_HEADERS_DOC,
+    NOT_MODIFIED_WAIT_DOC,
+    READ_HEADERS_DOC,
+    delivery_response,
+)
+from api.v1.dependencies import ConfigurationServiceDep, JsonBody, OptionalJsonBody, SettingsDep
+from api.v1.links import CONFIGURATION_LINKS
+from api.v1.pagination import LINK_HEADER_DOC, add_next_link
+from api.v1.request_bodies import JsonLimitsRoute
+from delivery.runtime import DeliveryDep, by_id, get_delivery, read_until_changed
 from models.configuration import (
     Configuration,
     ConfigurationCreate,

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import Response
 
-from api.delivery import Outcome
-from api.problems import entity_tag
+from api.problems.handlers import entity_tag
+from delivery.runtime import Outcome
 
 DOCUMENT_EXAMPLE = {"database": {"pool_size": 20}, "features": {"new_checkout": True}}
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
-from api.authorization import ActorDep
+from api.auth.authorization import ActorDep
 from config.settings import Settings
 from database.pool import Database
 from repositories.unit_of_work import UnitOfWorkFactory, unit_of_work_factory

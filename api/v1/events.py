@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from api.authorization import (
+from api.auth.authorization import (
     ApplicationFrom,
     AuthenticatedKey,
     Permission,
@@ -27,13 +27,13 @@ from api.authorization import (
     requires,
     scope_of,
 )
-from api.delivery import Delivery, get_delivery
-from api.delivery_docs import EVENT_STREAM, STREAM_DOC, STREAM_HEADERS
-from api.problems import problem_responses
+from api.problems.handlers import problem_responses
+from api.v1.delivery_reads import EVENT_STREAM, STREAM_DOC, STREAM_HEADERS
 from database.errors import DatabaseUnavailable
+from delivery.change_feed import Subscription
+from delivery.runtime import Delivery, get_delivery
 from models.change import Change
 from models.fields import ApplicationId
-from services.change_feed import Subscription
 from services.errors import ChangePositionExpired
 
 logger = logging.getLogger(__name__)

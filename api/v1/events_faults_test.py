@@ -12,21 +12,21 @@ import logging
 import httpx
 import pytest
 
-from api.database_faults_test import (  # the private server and its settings
+from api.v1 import events
+from api.v1.applications_test import assert_problem
+from api.v1.events import Replay, Resume
+from checks.database_faults_test import (  # the private server and its settings
     DATABASE_NAME,
     fault_settings,
     private_server,  # noqa: F401 (a fixture)
     server,  # noqa: F401 (a fixture)
 )
-from api.delivery import Delivery
-from api.response_cache import ResponseCache
-from api.v1 import events
-from api.v1.applications_test import assert_problem
-from api.v1.events import Replay, Resume
 from conftest import LiveServerFactory
 from database.pool import Database
+from delivery.change_feed import ChangeFeed
+from delivery.response_cache import ResponseCache
+from delivery.runtime import Delivery
 from repositories.unit_of_work import unit_of_work_factory
-from services.change_feed import ChangeFeed
 from services.delivery_service import DeliveryService
 from testing.disposable_server import DisposableServer
 

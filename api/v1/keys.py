@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.authorization import ActorDep, KeyCache, Permission, requires
-from api.dependencies import ApiKeyServiceDep, JsonBody
-from api.json_body import JsonLimitsRoute
-from api.pagination import LINK_HEADER_DOC, add_next_link
-from api.problems import problem_responses
+from api.auth.authorization import ActorDep, KeyCache, Permission, requires
+from api.problems.handlers import problem_responses
 from api.v1.applications import LOCATION_HEADER_DOC
+from api.v1.dependencies import ApiKeyServiceDep, JsonBody
+from api.v1.pagination import LINK_HEADER_DOC, add_next_link
+from api.v1.request_bodies import JsonLimitsRoute
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.fields import ApplicationId
 

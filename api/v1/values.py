@@ -11,20 +11,20 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.authorization import ApplicationFrom, Permission, requires
-from api.conditional import none_match
-from api.delivery import by_names, get_delivery, read_until_changed
-from api.delivery_docs import (
+from api.auth.authorization import ApplicationFrom, Permission, requires
+from api.problems.handlers import entity_tag, problem_responses
+from api.v1.conditional import none_match
+from api.v1.configurations import MAX_REVISION
+from api.v1.delivery_reads import (
     DELIVERY_HEADERS_DOC,
     DOCUMENT_EXAMPLE,
     NOT_MODIFIED_WAIT_DOC,
     READ_HEADERS_DOC,
     delivery_response,
 )
-from api.problems import entity_tag, problem_responses
-from api.response_cache import json_bytes
-from api.v1.configurations import MAX_REVISION
-from api.value_names import names_from_raw_path
+from api.v1.value_names import names_from_raw_path
+from delivery.response_cache import json_bytes
+from delivery.runtime import by_names, get_delivery, read_until_changed
 
 router = APIRouter(tags=["delivery"])
 
