@@ -16,11 +16,11 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import operations
-from api.auth.authorization import KeyCache
+from api.auth.key_cache import KeyCache
 from api.edge import metrics
 from api.edge.body_limit import BodyLimitMiddleware
 from api.edge.header_limit import HeaderLimitMiddleware
-from api.edge.header_protocol import HeaderLimitProtocol
+from api.edge.header_protocol import HeaderLimitProtocol, SettingsHeaderLimitProtocol
 from api.edge.rate_limit import RateLimitMiddleware
 from api.edge.request_context import RequestContextMiddleware
 from api.edge.shutdown import (
@@ -40,7 +40,7 @@ from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from database.pool import Database
 from database.readiness import ReadinessProbe
 from database.url import resolve_database_url
-from delivery.runtime import start_delivery, stop_delivery
+from delivery.runtime import Delivery
 from models.api_key import ApiKeyCreate, Role
 from models.audit import Actor
 
@@ -65,12 +65,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.readiness = ReadinessProbe(
         database_url, connect_timeout_seconds=settings.database_connect_timeout_seconds
     )
-    await start_delivery(app, database, database_url)
+    delivery = await Delivery.start(
+        settings=settings,
+        database=database,
+        database_url=database_url,
+        draining=app.state.draining,
+    )
+    app.state.delivery = delivery  # read by api/app_state.py's accessor
     try:
         yield
     finally:
         app.state.draining.set()
-        await stop_delivery(app)
+        await delivery.stop()
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements
         # may: cancel them, or closing their connections would wait for them.
         database.cancel_running()
@@ -106,7 +112,6 @@ def create_app(
     app.state.key_cache = KeyCache(seconds=settings.api_key_cache_seconds)
     app.include_router(v1_router)
     app.include_router(operations.router)
-    app.include_router(metrics.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(CutOffMiddleware, draining=app.state.draining)
@@ -117,6 +122,12 @@ def create_app(
     install_openapi(app)
     install_docs(app)
     return app
+
+
+def import_string(item: type) -> str:
+    """`module:name`, as uvicorn imports what a new process needs; derived from the item
+    itself, so that renaming or moving it cannot leave a stale string behind."""
+    return f"{item.__module__}:{item.__qualname__}"
 
 
 def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -> None:
@@ -134,7 +145,8 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
             reload=True,
             reload_dirs=[str(PROJECT_ROOT)],
             reload_excludes=[".postgres", ".venv"],
-            http="api.edge.header_protocol:SettingsHeaderLimitProtocol",
+            # Each reloaded worker imports the protocol by name (it reads its limit itself).
+            http=import_string(SettingsHeaderLimitProtocol),
             timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
         )
         return

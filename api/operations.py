@@ -1,8 +1,11 @@
-"""Health endpoints, in the `application/health+json` style (draft-inadarsh-health-check).
+"""Routes for operators: health, in the `application/health+json` style
+(draft-inadarsh-health-check), and Prometheus metrics.
 
 `/health/live` says the process answers; it never touches the database. `/health/ready` says
 the service can do its job: it is not shutting down, the database answers, and the schema is
 the one this code expects. Neither is rate-limited, authenticated or logged at info level.
+`/metrics` serves the registry (api/edge/metrics.py) in the text exposition format; it is open
+unless METRICS_REQUIRE_KEY is set.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import threading
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import Field
 
+from api.app_state import get_metrics
+from api.auth.authorization import metrics_key
 from database.readiness import CheckOutcome, ReadinessProbe
 from models.base import ApiModel
 
@@ -75,11 +81,11 @@ def readiness_report(*, draining: bool, probe: ReadinessProbe | None) -> dict[st
     }
 
 
-router = APIRouter(prefix="/health", tags=["operations"])
+router = APIRouter(tags=["operations"])
 
 
 @router.get(
-    "/live",
+    "/health/live",
     summary="Liveness: the process answers",
     response_model=HealthReport,
     response_class=HealthJsonResponse,
@@ -92,7 +98,7 @@ async def live() -> HealthJsonResponse:
 
 
 @router.get(
-    "/ready",
+    "/health/ready",
     summary="Readiness: the database answers and its schema is current",
     response_model=HealthReport,
     response_class=HealthJsonResponse,
@@ -109,3 +115,20 @@ def ready(request: Request) -> HealthJsonResponse:
     probe: ReadinessProbe | None = getattr(request.app.state, "readiness", None)
     report = readiness_report(draining=draining.is_set(), probe=probe)
     return HealthJsonResponse(report, status_code=200 if report["status"] == "pass" else 503)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Open, unless METRICS_REQUIRE_KEY=true: then it needs an admin key.",
+    dependencies=[Depends(metrics_key)],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Metrics in the Prometheus text exposition format (see README).",
+            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+        }
+    },
+)
+def read_metrics(request: Request) -> Response:
+    return Response(get_metrics(request).exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -13,11 +13,12 @@ import httpx
 import psycopg2
 import pytest
 
+from api.app_state import delivery_of as delivery_of_app
 from api.v1.events_test import open_stream
 from api.v1.values_test import create_application, create_configuration, put_config, values_path
 from conftest import LiveServer, LiveServerFactory, make_settings
 from database.listen_connection import ListenConnection
-from delivery.change_listener import LISTENER_APPLICATION_NAME, ChangeListener
+from delivery.change_listener import LISTENER_APPLICATION_NAME
 from delivery.runtime import Delivery
 
 GENEROUS_SECONDS = 20.0
@@ -54,8 +55,7 @@ def wait_until(condition: Any, what: str) -> None:
 
 
 def delivery_of(server: LiveServer) -> Delivery:
-    delivery: Delivery = server.app.state.delivery
-    return delivery
+    return delivery_of_app(server.app)
 
 
 def start_waiter(server: LiveServer, path: str, etag: str) -> LongPoll:
@@ -110,7 +110,8 @@ def test_the_other_instance_recovers_from_losing_its_listener_without_missing_a_
     instances: tuple[LiveServer, LiveServer], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b = instances
-    listener: ChangeListener = b.app.state.change_listener
+    listener = delivery_of(b).listener
+    assert listener is not None
     delivery = delivery_of(b)
     # Hold B's reconnection until the test lets it go, so the write below surely lands while
     # B is not listening (its notification is lost to B and only the change log has it).

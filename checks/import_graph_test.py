@@ -67,7 +67,7 @@ def test_no_production_module_imports_test_support_or_main(path: Path) -> None:
 def test_the_check_sees_such_imports_and_only_those() -> None:
     source = (
         "import main\nfrom testing.live_server import LiveServer\nimport testing\n"
-        "from . import sibling\nfrom api.problems.handlers import Problem\nimport maintenance\n"
+        "from . import sibling\nfrom api.problems.schema import Problem\nimport maintenance\n"
     )
     assert forbidden_imports(source) == ["main", "testing", "testing.live_server"]
 

@@ -33,14 +33,24 @@ logger = logging.getLogger(__name__)
 Connection = psycopg2.extensions.connection
 
 
-def session_options(*, statement_timeout_ms: int, lock_timeout_ms: int) -> str:
-    """Server settings every pooled session starts with (sent in the startup packet)."""
-    return (
-        f"-c statement_timeout={int(statement_timeout_ms)} "
-        f"-c lock_timeout={int(lock_timeout_ms)} "
-        "-c idle_in_transaction_session_timeout=60000 "
-        "-c timezone=UTC"
-    )
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """The libpq options of every connection the service keeps (the pool's and the change
+    listener's): the one place that maps the DATABASE_* settings onto a connection."""
+    return {
+        "connect_timeout": settings.database_connect_timeout_seconds,
+        # Server settings every session starts with (sent in the startup packet).
+        "options": (
+            f"-c statement_timeout={int(settings.database_statement_timeout_ms)} "
+            f"-c lock_timeout={int(settings.database_lock_timeout_ms)} "
+            "-c idle_in_transaction_session_timeout=60000 "
+            "-c timezone=UTC"
+        ),
+        "keepalives": 1,
+        "keepalives_idle": settings.database_keepalives_idle_seconds,
+        "keepalives_interval": settings.database_keepalives_interval_seconds,
+        "keepalives_count": settings.database_keepalives_count,
+        "tcp_user_timeout": settings.database_tcp_user_timeout_ms,
+    }
 
 
 class Database:
@@ -53,15 +63,11 @@ class Database:
         min_size: int,
         max_size: int,
         wait_seconds: float,
-        connect_timeout_seconds: int = 5,
-        statement_timeout_ms: int = 5000,
-        lock_timeout_ms: int = 2000,
-        keepalives_idle_seconds: int = 10,
-        keepalives_interval_seconds: int = 5,
-        keepalives_count: int = 3,
-        tcp_user_timeout_ms: int = 20000,
+        connect_options: dict[str, Any] | None = None,
         listener: PoolListener | None = None,
     ) -> None:
+        """`connect_options`: libpq options of every connection (`connection_options` maps the
+        settings onto them); None: libpq's defaults."""
         self._wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(max_size)
         self._min_size = min_size
@@ -74,19 +80,7 @@ class Database:
         # minconn=0 so that creating the pool never connects: the service must start even
         # while the database is down. minconn is then raised to keep idle connections open.
         self._pool = ThreadedConnectionPool(
-            0,
-            max_size,
-            dsn,
-            connect_timeout=connect_timeout_seconds,
-            application_name="config-service",
-            options=session_options(
-                statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms
-            ),
-            keepalives=1,
-            keepalives_idle=keepalives_idle_seconds,
-            keepalives_interval=keepalives_interval_seconds,
-            keepalives_count=keepalives_count,
-            tcp_user_timeout=tcp_user_timeout_ms,
+            0, max_size, dsn, application_name="config-service", **(connect_options or {})
         )
         self._pool.minconn = min_size
         # Set once the shutdown grace is over: work cancelled from then on is reported as such.
@@ -96,20 +90,13 @@ class Database:
     def from_settings(
         cls, settings: Settings, database_url: str, *, listener: PoolListener | None = None
     ) -> Database:
-        """The pool the service runs on, configured from its settings (the one place that
-        maps DATABASE_* settings onto the pool)."""
+        """The pool the service runs on, configured from its settings."""
         return cls(
             dsn=database_url,
             min_size=settings.database_pool_min_size,
             max_size=settings.database_pool_max_size,
             wait_seconds=settings.database_pool_timeout_seconds,
-            connect_timeout_seconds=settings.database_connect_timeout_seconds,
-            statement_timeout_ms=settings.database_statement_timeout_ms,
-            lock_timeout_ms=settings.database_lock_timeout_ms,
-            keepalives_idle_seconds=settings.database_keepalives_idle_seconds,
-            keepalives_interval_seconds=settings.database_keepalives_interval_seconds,
-            keepalives_count=settings.database_keepalives_count,
-            tcp_user_timeout_ms=settings.database_tcp_user_timeout_ms,
+            connect_options=connection_options(settings),
             listener=listener,
         )
 

@@ -61,6 +61,10 @@ class CachedConfiguration:
 
 
 class ResponseCache:
+    """Safe to use from any thread: sync write routes update it from the threadpool while the
+    event loop reads it, so every public method holds the cache's lock (and only this file
+    takes it)."""
+
     def __init__(self, *, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
@@ -68,24 +72,75 @@ class ResponseCache:
         self._entries: OrderedDict[str, CachedConfiguration] = OrderedDict()
         self._by_name: dict[tuple[str, str], str] = {}
         self._latest: OrderedDict[str, int] = OrderedDict()
-        # Sync write routes update it from threadpool threads; the event loop reads it.
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, configuration_id: str) -> CachedConfiguration | None:
+        with self._lock:
+            return self._get(configuration_id)
+
+    def get_by_name(self, application_name: str, name: str) -> CachedConfiguration | None:
+        with self._lock:
+            configuration_id = self._by_name.get((application_name, name))
+            return None if configuration_id is None else self._get(configuration_id)
+
+    def fill(self, entry: CachedConfiguration, *, epoch: int) -> None:
+        """Keep what a read found, unless something newer was heard of since `epoch`."""
+        with self._lock:
+            self._fill(entry, epoch=epoch)
+
+    def outdated(self, entry: CachedConfiguration) -> bool:
+        """Whether a newer revision (or the deletion) of it has been heard of."""
+        with self._lock:
+            return self._latest.get(entry.configuration_id, 0) > entry.revision
+
+    def written(self, configuration: Configuration) -> None:
+        """This process acknowledged `configuration`: never serve anything older from now on."""
+        with self._lock:
+            self._remember(configuration.id, configuration.revision)
+            self._fill(CachedConfiguration.of(configuration), epoch=self.epoch)
+
+    def deleted(self, configuration_id: str) -> None:
+        with self._lock:
+            self._remember(configuration_id, GONE)
+            self._remove(configuration_id)
+
+    def forget_application(self, application_id: str, *, deleted: bool) -> None:
+        """Drop the application's entries (renamed: names changed; deleted: all gone)."""
+        with self._lock:
+            self._forget_application(application_id, deleted=deleted)
+
+    def apply(self, change: Change) -> None:
+        """A change from the log: entries older than it leave (the next read refills them)."""
+        with self._lock:
+            if change.kind is ChangeKind.APPLICATION_RENAMED:
+                self._forget_application(change.application_id, deleted=False)
+                return
+            if change.configuration_id is None:
+                return
+            revision = GONE if change.ends_configuration else (change.revision or 0)
+            self._remember(change.configuration_id, revision)
+            current = self._entries.get(change.configuration_id)
+            if current is not None and current.revision < revision:
+                self._remove(change.configuration_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._by_name.clear()
+            self._latest.clear()
+            self.size = 0
+            self.epoch += 1
+
+    def _get(self, configuration_id: str) -> CachedConfiguration | None:
         entry = self._entries.get(configuration_id)
         if entry is not None:
             self._entries.move_to_end(configuration_id)
         return entry
 
-    def get_by_name(self, application_name: str, name: str) -> CachedConfiguration | None:
-        configuration_id = self._by_name.get((application_name, name))
-        return None if configuration_id is None else self.get(configuration_id)
-
-    def fill(self, entry: CachedConfiguration, *, epoch: int) -> None:
-        """Keep what a read found, unless something newer was heard of since `epoch`."""
+    def _fill(self, entry: CachedConfiguration, *, epoch: int) -> None:
         latest = self._latest.get(entry.configuration_id)
         if latest is None and epoch != self.epoch:
             return
@@ -98,47 +153,13 @@ class ResponseCache:
             entry = _with_application_name(entry, current.application_name)
         self._store(entry)
 
-    def outdated(self, entry: CachedConfiguration) -> bool:
-        """Whether a newer revision (or the deletion) of it has been heard of."""
-        return self._latest.get(entry.configuration_id, 0) > entry.revision
-
-    def written(self, configuration: Configuration) -> None:
-        """This process acknowledged `configuration`: never serve anything older from now on."""
-        self._remember(configuration.id, configuration.revision)
-        self.fill(CachedConfiguration.of(configuration), epoch=self.epoch)
-
-    def deleted(self, configuration_id: str) -> None:
-        self._remember(configuration_id, GONE)
-        self._remove(configuration_id)
-
-    def forget_application(self, application_id: str, *, deleted: bool) -> None:
-        """Drop the application's entries (renamed: names changed; deleted: all gone)."""
+    def _forget_application(self, application_id: str, *, deleted: bool) -> None:
         for entry in list(self._entries.values()):
             if entry.application_id == application_id:
                 if deleted:
                     self._remember(entry.configuration_id, GONE)
                 self._remove(entry.configuration_id)
         self.epoch += 1  # fills read before this may hold what is gone
-
-    def apply(self, change: Change) -> None:
-        """A change from the log: entries older than it leave (the next read refills them)."""
-        if change.kind is ChangeKind.APPLICATION_RENAMED:
-            self.forget_application(change.application_id, deleted=False)
-            return
-        if change.configuration_id is None:
-            return
-        revision = GONE if change.ends_configuration else (change.revision or 0)
-        self._remember(change.configuration_id, revision)
-        current = self._entries.get(change.configuration_id)
-        if current is not None and current.revision < revision:
-            self._remove(change.configuration_id)
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self._by_name.clear()
-        self._latest.clear()
-        self.size = 0
-        self.epoch += 1
 
     def _remember(self, configuration_id: str, revision: int) -> None:
         if revision >= self._latest.get(configuration_id, 0):

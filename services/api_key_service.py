@@ -99,14 +99,6 @@ class ApiKeyService:
             return None
         return stored.key
 
-    def application_id_by_name(self, *, name: str) -> str | None:
-        with self._unit_of_work() as uow:
-            return uow.applications.id_by_name(name=name)
-
-    def owner_of_configuration(self, *, configuration_id: str) -> str | None:
-        with self._unit_of_work() as uow:
-            return uow.applications.owner_of_configuration(configuration_id=configuration_id)
-
 
 def _audit(uow: UnitOfWork, actor: Actor, action: AuditAction, key_id: str) -> None:
     uow.audit.append(

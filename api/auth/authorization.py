@@ -10,16 +10,14 @@ Every /api/v1 route declares what it needs with `dependencies=[requires(...)]`: 
   same 422) as for one that does not exist, so a key never learns what exists outside its scope;
 * a role below what the route needs, on an application it does reach: 403.
 
-Checked keys are kept in memory for API_KEY_CACHE_SECONDS, so a read served from memory costs
-no database round trip; api/v1/keys_test.py fails for a route that declares nothing.
+Checked keys are kept in memory for API_KEY_CACHE_SECONDS (api/auth/key_cache.py), and who owns
+a configuration is asked of delivery (from memory when it can tell), so a read served from memory
+costs no database round trip; api/v1/keys_test.py fails for a route that declares nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
@@ -28,6 +26,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from api.app_state import get_database, get_delivery, get_key_cache, get_settings
 from api.auth.bearer import AUTHENTICATED_HOOK, bearer_token
 from api.v1.value_names import names_from_raw_path
 from config.logging_setup import current_request_id
@@ -44,9 +43,6 @@ from services.errors import (
     ConfigurationNotFound,
     InvalidRequest,
 )
-
-MAX_CACHED_KEYS = 10_000
-MAX_REMEMBERED_OWNERS = 100_000
 
 # Declared in the OpenAPI document (api/openapi/document.py) for every /api/v1 operation, so that
 # Swagger UI's Authorize button sends it. Parsed here, in the one dependency a route runs.
@@ -78,48 +74,9 @@ class ApplicationFrom(StrEnum):
     BODY = "body"  # `application_id` in the JSON body
 
 
-class KeyCache:
-    """Keys checked lately, by the hash of what the client sent (never the key itself), and the
-    owners of configurations (which never change). Revoked and expired keys are kept too: they
-    never become usable again. Unknown keys are not kept, so a new key works at once."""
-
-    def __init__(self, *, seconds: float) -> None:
-        self.seconds = seconds
-        self._keys: OrderedDict[bytes, tuple[ApiKey, float]] = OrderedDict()
-        self.owners: OrderedDict[str, str] = OrderedDict()
-        # The event loop reads and fills it; a revoke (a threadpool route) empties entries.
-        self._lock = threading.Lock()
-
-    def get(self, digest: bytes) -> ApiKey | None:
-        with self._lock:
-            found = self._keys.get(digest)
-        if found is None or time.monotonic() - found[1] >= self.seconds:
-            return None
-        return found[0]
-
-    def put(self, digest: bytes, key: ApiKey) -> None:
-        with self._lock:
-            self._keys[digest] = (key, time.monotonic())
-            self._keys.move_to_end(digest)
-            while len(self._keys) > MAX_CACHED_KEYS:
-                self._keys.popitem(last=False)
-
-    def forget(self, key_id: str) -> None:
-        """This instance revoked it: no request here may use it from now on."""
-        with self._lock:
-            for digest, (key, _) in list(self._keys.items()):
-                if key.id == key_id:
-                    del self._keys[digest]
-
-    def remember_owner(self, configuration_id: str, application_id: str) -> None:
-        self.owners[configuration_id] = application_id
-        while len(self.owners) > MAX_REMEMBERED_OWNERS:
-            self.owners.popitem(last=False)
-
-
 def key_service(request: Request) -> ApiKeyService:
     return ApiKeyService(
-        unit_of_work_factory(request.app.state.database), pepper=request.app.state.settings.pepper
+        unit_of_work_factory(get_database(request)), pepper=get_settings(request).pepper
     )
 
 
@@ -136,8 +93,8 @@ async def authenticate(request: Request) -> ApiKey:
         raise _unauthorized(
             "send an API key as `Authorization: Bearer <key>`", sent=header is not None
         )
-    cache: KeyCache = request.app.state.key_cache
-    digest = key_hash(token, pepper=request.app.state.settings.pepper)
+    cache = get_key_cache(request)
+    digest = key_hash(token, pepper=get_settings(request).pepper)
     key = cache.get(digest)
     if key is None:
         key = await run_in_threadpool(key_service(request).authenticate, token)
@@ -188,41 +145,6 @@ def _path_id(request: Request, name: str) -> str | None:
         return None
 
 
-async def _owner(request: Request, configuration_id: str) -> str | None:
-    cache: KeyCache = request.app.state.key_cache
-    owner = cache.owners.get(configuration_id)
-    if owner is None:
-        delivery = getattr(request.app.state, "delivery", None)
-        entry = None
-        if delivery is not None:
-            with delivery.cache.lock:
-                entry = delivery.cache.get(configuration_id)
-        if entry is not None:
-            owner = entry.application_id
-        else:
-            owner = await run_in_threadpool(
-                key_service(request).owner_of_configuration, configuration_id=configuration_id
-            )
-        if owner is not None:
-            cache.remember_owner(configuration_id, owner)
-    return owner
-
-
-async def _application_by_name(request: Request) -> tuple[str, str | None]:
-    application_name, name = names_from_raw_path(request)
-    delivery = getattr(request.app.state, "delivery", None)
-    entry = None
-    if delivery is not None and delivery.feed.trusted:  # names change: only a current cache
-        with delivery.cache.lock:
-            entry = delivery.cache.get_by_name(application_name, name)
-    if entry is not None:
-        return application_name, entry.application_id
-    found = await run_in_threadpool(
-        key_service(request).application_id_by_name, name=application_name
-    )
-    return application_name, found
-
-
 async def _body_application(request: Request) -> str | None:
     with contextlib.suppress(Exception):
         body: Any = await request.json()
@@ -242,11 +164,12 @@ async def _check_scope(request: Request, key: ApiKey, source: ApplicationFrom) -
     elif source is ApplicationFrom.CONFIGURATION:
         configuration_id = _path_id(request, "configuration_id")
         if configuration_id is not None:
-            owner = await _owner(request, configuration_id)
+            owner = await get_delivery(request).owner_of(configuration_id)
             if owner is None or not reaches(key, owner):
                 raise ConfigurationNotFound(configuration_id)
     elif source is ApplicationFrom.NAMES:
-        application_name, found = await _application_by_name(request)
+        application_name, name = names_from_raw_path(request)
+        found = await get_delivery(request).application_id_by_name(application_name, name)
         if found is None or not reaches(key, found):
             raise ApplicationNameNotFound(application_name)
     else:
@@ -287,7 +210,7 @@ ActorDep = Annotated[Actor, Depends(get_actor)]
 
 async def metrics_key(request: Request) -> None:
     """With METRICS_REQUIRE_KEY, /metrics needs an admin key; otherwise it is open."""
-    if request.app.state.settings.metrics_require_key:
+    if get_settings(request).metrics_require_key:
         key = await authenticate(request)
         if key.role is not Role.ADMIN:
             raise _forbidden(key, Permission.ADMIN)

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems.handlers import problem_response
+from api.problems.schema import problem_response
 
 
 class BodyLimitMiddleware:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.edge.header_protocol import HEADERS_TOO_LARGE_TITLE, headers_too_large_detail
-from api.problems.handlers import problem_response
+from api.problems.schema import problem_response
 
 
 class HeaderLimitMiddleware:

@@ -1,4 +1,5 @@
-"""Prometheus metrics: `GET /metrics` in the text exposition format.
+"""Prometheus metrics: the registry, and the middleware that counts every request (the route,
+`GET /metrics`, is in api/operations.py).
 
 Each app has a registry of its own (tests run several apps in one process). The service runs
 one uvicorn worker process (`python main.py serve`), so prometheus-client's multiprocess mode is
@@ -10,9 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -23,7 +22,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth.authorization import metrics_key
 from api.edge.request_context import route_template
 from database.pool import Database
 from database.pool_events import ERROR_KINDS
@@ -147,24 +145,3 @@ class MetricsMiddleware:
             }
             self.metrics.requests.labels(**labels).inc()
             self.metrics.request_duration.labels(**labels).observe(time.perf_counter() - started)
-
-
-router = APIRouter(tags=["operations"])
-
-
-@router.get(
-    "/metrics",
-    summary="Prometheus metrics",
-    description="Open, unless METRICS_REQUIRE_KEY=true: then it needs an admin key.",
-    dependencies=[Depends(metrics_key)],
-    response_class=Response,
-    responses={
-        200: {
-            "description": "Metrics in the Prometheus text exposition format (see README).",
-            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
-        }
-    },
-)
-def read_metrics(request: Request) -> Response:
-    metrics: Metrics = request.app.state.metrics
-    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -15,8 +15,9 @@ from starlette.routing import Route
 
 from api.auth.bearer import AUTHENTICATED_HOOK, bearer_token
 from api.edge.metrics import Metrics
-from api.edge.rate_limit import BucketTable, Policy, RateLimitMiddleware, bearer_token_hash
+from api.edge.rate_limit import RateLimitMiddleware, bearer_token_hash
 from api.edge.request_context import RequestContextMiddleware
+from api.edge.token_buckets import BucketTable, Policy
 from checks.operations_test import metric
 from config.settings import Settings
 

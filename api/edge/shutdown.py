@@ -23,7 +23,7 @@ import uvicorn
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems.handlers import problem_response
+from api.problems.schema import problem_response
 from database.pool import Database
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from fastapi.openapi.utils import get_openapi
 
 from api.auth.authorization import BEARER_SCHEME
 from api.edge.rate_limit import is_rate_limited_path
-from api.merge_patch_input import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
 from api.operations import HEALTH_MEDIA_TYPE
-from api.problems.handlers import PROBLEM_MEDIA_TYPE, problem_responses
-from api.problems.schema import PROBLEM_TYPE_PREFIX
+from api.problems.examples import problem_responses
+from api.problems.schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
+from api.v1.request_bodies import MERGE_PATCH_EXAMPLES, MERGE_PATCH_MEDIA_TYPE
 from models.json_document_schema import JSON_DOCUMENT_SCHEMAS
 
 DESCRIPTION = """

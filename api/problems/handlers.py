@@ -15,14 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ExceptionHandler
 
-from api.problems.examples import problem_responses
 from api.problems.limits import shorten
-from api.problems.schema import (
-    PROBLEM_MEDIA_TYPE,
-    ProblemFieldError,
-    entity_tag,
-    problem_response,
-)
+from api.problems.schema import ProblemFieldError, problem_response
+from api.v1.conditional import entity_tag
 from database.errors import ConstraintConflict, DatabaseUnavailable, UnstorableValue
 from models.json_document import json_pointer
 from services.errors import (
@@ -34,16 +29,6 @@ from services.errors import (
     NotFound,
     PreconditionFailed,
 )
-
-# Other modules import these from here, the module that speaks HTTP problems.
-__all__ = [
-    "PROBLEM_MEDIA_TYPE",
-    "entity_tag",
-    "field_error",
-    "install_problem_handlers",
-    "problem_response",
-    "problem_responses",
-]
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,8 @@ stop being listed once they would take more than MAX_PROBLEM_ERRORS_SIZE charact
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from api.problems.schema import ProblemFieldError
+from collections.abc import Iterable
+from typing import Any
 
 MAX_PROBLEM_TEXT = 1024
 MAX_PROBLEM_ERRORS_SIZE = 65_536
@@ -24,12 +21,14 @@ def shorten(text: str, limit: int = MAX_PROBLEM_TEXT) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def capped_errors(errors: Sequence[ProblemFieldError]) -> tuple[list[dict[str, Any]], int]:
-    """The errors as JSON objects, each shortened, as many as fit; and how many did not."""
+def capped_errors(
+    errors: Iterable[dict[str, Any]], *, count: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The `count` errors (JSON objects, made as they are needed), each shortened, as many as
+    fit; and how many did not."""
     kept: list[dict[str, Any]] = []
     size = 0
-    for error in errors:
-        item = error.model_dump(exclude_none=True)
+    for item in errors:
         for name in ("field", "pointer", "message"):
             if name in item:
                 item[name] = shorten(item[name])
@@ -37,4 +36,4 @@ def capped_errors(errors: Sequence[ProblemFieldError]) -> tuple[list[dict[str, A
         if size > MAX_PROBLEM_ERRORS_SIZE:
             break
         kept.append(item)
-    return kept, len(errors) - len(kept)
+    return kept, count - len(kept)

@@ -18,11 +18,6 @@ from models.base import ApiModel
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
-def entity_tag(version: int) -> str:
-    """The strong ETag of a resource at `version` (see api/v1/conditional.py)."""
-    return f'"{version}"'
-
-
 PROBLEM_TYPE_PREFIX = "urn:config-service:problem:"
 
 
@@ -101,7 +96,9 @@ def problem_response(
     if preference_applied is not None:  # a long poll that ended in a problem after waiting
         headers["Preference-Applied"] = preference_applied
     if errors is not None:
-        body["errors"], omitted = capped_errors(errors)
+        body["errors"], omitted = capped_errors(
+            (error.model_dump(exclude_none=True) for error in errors), count=len(errors)
+        )
         for item in body["errors"]:
             for name in ("field", "pointer", "message"):
                 if name in item:

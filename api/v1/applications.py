@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
+from api.app_state import DeliveryDep
 from api.auth.authorization import (
     ApplicationFrom,
     AuthenticatedKey,
@@ -14,19 +15,20 @@ from api.auth.authorization import (
     requires,
     scope_of,
 )
-from api.problems.handlers import problem_responses
+from api.problems.examples import problem_responses
 from api.v1.conditional import (
     ETAG_HEADER_DOC,
+    NOT_MODIFIED,
     IfNoneMatch,
     PreconditionDep,
     tagged,
     tagged_or_not_modified,
 )
-from api.v1.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
-from api.v1.links import APPLICATION_LINKS
+from api.v1.dependencies import ApplicationServiceDep, ConfigurationServiceDep
+from api.v1.links import APPLICATION_LINKS, LOCATION_HEADER_DOC
 from api.v1.pagination import LINK_HEADER_DOC, add_next_link
-from api.v1.request_bodies import JsonLimitsRoute
-from delivery.runtime import DeliveryDep
+from api.v1.paths import ApplicationIdPath
+from api.v1.request_bodies import JsonBody, JsonLimitsRoute
 from models.application import (
     Application,
     ApplicationCreate,
@@ -38,18 +40,6 @@ from models.fields import ApplicationId, ConfigurationId, Name
 
 router = APIRouter(prefix="/applications", tags=["applications"], route_class=JsonLimitsRoute)
 
-ApplicationIdPath = Annotated[
-    ApplicationId, Path(description="The application's id (a ULID, either case).")
-]
-LOCATION_HEADER_DOC: dict[str, Any] = {
-    "Location": {"description": "Path of the new resource.", "schema": {"type": "string"}}
-}
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {
-        "description": "Not modified: If-None-Match named the current ETag.",
-        "headers": ETAG_HEADER_DOC,
-    }
-}
 RENAME_NEEDS_EVERY_APPLICATION = (
     "renaming an application needs a key that reaches every application, because application "
     "names are global; a key limited to some applications may change only `comments`"

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api.auth.authorization import AuthenticatedKey, Permission, requires, scope_of
-from api.problems.handlers import problem_responses
+from api.problems.examples import problem_responses
 from api.v1.dependencies import AuditServiceDep
 from api.v1.pagination import LINK_HEADER_DOC, add_next_link
 from models.api_key import Role

@@ -17,14 +17,19 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Response
 from starlette.exceptions import HTTPException
 
-from api.problems.handlers import entity_tag
-from api.v1.dependencies import SettingsDep
+from api.app_state import SettingsDep
 from models.versioned import Precondition, Versioned
 
 # An entity-tag: optional W/ and an opaque quoted string (RFC 9110 §8.8.3).
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
 _CANONICAL_NUMBER = re.compile(r"[1-9][0-9]{0,18}")
 _MAX_VERSION = 2**63 - 1  # versions are bigint
+
+
+def entity_tag(version: int) -> str:
+    """The strong ETag of a resource at `version`."""
+    return f'"{version}"'
+
 
 ETAG_HEADER_DOC: dict[str, Any] = {
     "ETag": {
@@ -116,6 +121,13 @@ def get_precondition(
 
 
 PreconditionDep = Annotated[Precondition | None, Depends(get_precondition)]
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {
+        "description": "Not modified: If-None-Match named the current ETag.",
+        "headers": ETAG_HEADER_DOC,
+    }
+}
 
 IfNoneMatch = Annotated[
     str | None,

@@ -1,13 +1,26 @@
-"""Headers, OpenAPI entries and the response shape shared by the delivery read routes."""
+"""The HTTP side of the delivery reads (a configuration by id, a document by name): their
+headers, OpenAPI entries and response.
+
+`read_until_changed` reads what the request asks for: If-None-Match (304 while it is current),
+`Prefer: wait=N` (RFC 7240: a long poll, the wait applied said in `Preference-Applied`) and
+`Cache-Control: no-cache` (PostgreSQL rather than this instance's memory); delivery/reads.py
+does the reading and the waiting.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 
-from api.problems.handlers import entity_tag
-from delivery.runtime import Outcome
+from api.app_state import get_delivery
+from api.auth.authorization import authenticate
+from api.v1.conditional import entity_tag, none_match
+from delivery.reads import Outcome, Source, read_current, wait_for_change
+from delivery.response_cache import CachedConfiguration
+
+_WAIT_VALUE = re.compile(r'"?([0-9]{1,9})"?')
 
 DOCUMENT_EXAMPLE = {"database": {"pool_size": 20}, "features": {"new_checkout": True}}
 
@@ -80,32 +93,66 @@ def delivery_response(outcome: Outcome, body: bytes) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-EVENT_STREAM = "text/event-stream"
-STREAM_EXAMPLE = (
-    ": stream open\n\n"
-    "id: 42\nevent: updated\n"
-    'data: {"position":42,"kind":"updated","application_id":"01JQ3V6KX8Q7M4Z2W9R5T1N0BC",'
-    '"configuration_id":"01JQ3V7B2D4F6H8K0M2P4R6T8V","name":"production","revision":4}\n\n'
-    ": keep-alive\n\n"
-)
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-STREAM_DOC: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "An endless `text/event-stream`: one event per change (`id:` its "
-        "position, `event:` its kind, `data:` the change as JSON), `: keep-alive` comments "
-        "every EVENTS_HEARTBEAT_SECONDS, and `event: reset` when the position asked for is no "
-        "longer in the change log (read everything again; the stream continues after the "
-        "reset's `id`). A Last-Event-ID that is not a position also gets a `reset` first.",
-        "headers": {
-            "Cache-Control": {
-                "description": "`no-cache`: a stream is never stored.",
-                "schema": {"type": "string", "examples": ["no-cache"]},
-            },
-            "X-Accel-Buffering": {
-                "description": "`no`: tells nginx not to buffer the stream.",
-                "schema": {"type": "string", "examples": ["no"]},
-            },
-        },
-        "content": {EVENT_STREAM: {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}},
-    }
-}
+def wants_fresh(request: Request) -> bool:
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
+def preferences(header: str) -> list[tuple[str, str]]:
+    """RFC 7240: (name, value) of each preference, in order. Preferences are separated by
+    commas (outside quoted strings); what follows a `;` are that preference's parameters."""
+    found: list[tuple[str, str]] = []
+    start, quoted = 0, False
+    for index, character in enumerate(header + ","):
+        if character == '"':
+            quoted = not quoted
+        elif character == "," and not quoted:
+            token = header[start:index].split(";", 1)[0]
+            name, _, value = token.partition("=")
+            if name.strip():
+                found.append((name.strip().lower(), value.strip()))
+            start = index + 1
+    return found
+
+
+def preferred_wait(request: Request, limit: float) -> float | None:
+    """The `wait` preference of the Prefer header(s), capped at `limit`; None when absent or
+    not a whole number of seconds. The first `wait` counts (RFC 7240, section 2)."""
+    header = ",".join(request.headers.getlist("prefer"))
+    for name, value in preferences(header):
+        if name == "wait":
+            match = _WAIT_VALUE.fullmatch(value)
+            return None if match is None else min(float(match.group(1)), limit)
+    return None
+
+
+def still_current(if_none_match: str | None, entry: CachedConfiguration) -> bool:
+    tag = entity_tag(entry.revision)
+    return if_none_match == tag or none_match(if_none_match, tag)  # the common case first
+
+
+async def read_until_changed(request: Request, source: Source) -> Outcome:
+    """The current entry; with If-None-Match and `Prefer: wait`, held until it changes
+    (modified), is deleted (NotFound raised by the re-read) or the wait ends (not modified).
+    After each wait the request's key is checked again: a key revoked meanwhile gets its 401."""
+    delivery = get_delivery(request)
+    if_none_match = request.headers.get("if-none-match")
+    fresh = wants_fresh(request)
+    entry = await read_current(delivery, source, fresh=fresh)
+    if not still_current(if_none_match, entry):
+        return Outcome(entry, modified=True, waited=None)
+    wait = preferred_wait(request, delivery.settings.long_poll_max_seconds)
+    if not wait:
+        return Outcome(entry, modified=False, waited=None)
+    # An answer after waiting says so, even a problem (a 404 when it was deleted meanwhile).
+    request.state.preference_applied = f"wait={wait:g}"
+    return await wait_for_change(
+        delivery,
+        source,
+        entry,
+        unchanged=lambda current: still_current(if_none_match, current),
+        seconds=wait,
+        fresh=fresh,
+        # The key may have been revoked or expired while it waited: 401 then, as for a new
+        # request (through the same key cache).
+        after_waiting=lambda: authenticate(request),
+    )

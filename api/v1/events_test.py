@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
+from api.app_state import delivery_of
 from api.v1.values_test import create_application, create_configuration, put_config
 from conftest import LiveServer, LiveServerFactory, make_settings
 from database.migration_runner import MigrationRunner
 from database.pool import connect
-from delivery.runtime import Delivery
 from repositories.change_log_repository import ChangeLogRepository
 from services.delivery_service import prune_change_log
 from testing.databases import temporary_database
@@ -208,7 +208,7 @@ def test_the_wait_is_capped_by_the_setting(
                 f"/api/v1/configurations/{configuration['id']}",
                 headers={"If-None-Match": '"1"', "Prefer": "wait=600"},
             )
-        delivery: Delivery = server.app.state.delivery
+        delivery = delivery_of(server.app)
         assert delivery.feed.waiting == 0  # the waiter left when it was answered
     assert response.status_code == 304
     assert response.headers["preference-applied"] == "wait=1"

@@ -12,9 +12,9 @@ import pytest
 from fastapi.routing import APIRoute
 
 from api.v1.applications_test import assert_problem, unique_name
-from api.v1.events import _event
 from conftest import LiveServer, make_settings
 from database.pool import Database
+from delivery.streams import event_text
 from models.api_key import Role
 from models.change import Change, ChangeKind
 from testing.api_keys import bearer, create_api_key
@@ -187,9 +187,9 @@ def test_event_streams_leave_out_applications_outside_the_scope() -> None:
         revision=2,
     )
 
-    assert _event(change, frozenset({"01JQ3V6KX8Q7M4Z2W9R5T1N0BC"})).startswith("id: 7\n")
-    assert _event(change, None).startswith("id: 7\n")
-    assert _event(change, frozenset({"01JQ3V8C5E7G9J1M3P5S7V9X1Z"})) == ""
+    assert event_text(change, frozenset({"01JQ3V6KX8Q7M4Z2W9R5T1N0BC"})).startswith("id: 7\n")
+    assert event_text(change, None).startswith("id: 7\n")
+    assert event_text(change, frozenset({"01JQ3V8C5E7G9J1M3P5S7V9X1Z"})) == ""
 
 
 def test_metrics_need_an_admin_key_only_when_the_setting_says_so(database_url: str) -> None:

@@ -1,5 +1,6 @@
-"""OpenAPI links: how a response's values feed the next operations (create, then read,
-update, delete...). Clients and the stateful fuzzer follow them."""
+"""Where a response leads: the `Location` of a new resource, and OpenAPI links, how a
+response's values feed the next operations (create, then read, update, delete...). Clients and
+the stateful fuzzer follow them."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from typing import Any
 from models.json_document import json_pointer
 
 API = "/api/v1"
+
+LOCATION_HEADER_DOC: dict[str, Any] = {
+    "Location": {"description": "Path of the new resource.", "schema": {"type": "string"}}
+}
 
 
 def operation_ref(path: str, method: str) -> str:
