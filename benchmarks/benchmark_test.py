@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import benchmark
-from benchmarks.benchmark import Result, format_row
+from benchmarks.benchmark import format_row
 from benchmarks.delivery import Throughput, parse_wrk
+from benchmarks.load import Result
 
 
 def test_the_benchmark_runs_every_scenario_without_errors(

@@ -3,7 +3,7 @@ a write to a waiting client on another instance, and many concurrent long polls.
 
 Load comes from `wrk` when it is installed (`apt install wrk`, `brew install wrk`): a Python
 client on the same cores saturates before the server does. Without it, the Python client of
-benchmarks/benchmark.py runs, and the output says so.
+benchmarks/load.py runs, and the output says so.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from urllib.parse import quote
 
 import httpx
 
-from benchmarks.waiters import KEY_HEADERS, many_waiters, raise_open_files_limit
+from benchmarks.load import run
+from benchmarks.server import Server
+from benchmarks.waiters import many_waiters, raise_open_files_limit
 
 WRK_CONNECTIONS = 32
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
@@ -99,14 +101,12 @@ def with_wrk(
 
 
 def with_python(
-    base_url: str, paths: list[str], headers: dict[str, str], seconds: float, threads: int
+    server: Server, paths: list[str], headers: dict[str, str], seconds: float, threads: int
 ) -> Throughput:
-    from benchmarks.benchmark import run  # noqa: PLC0415 (benchmarks/benchmark.py imports this module)
-
     def request(client: httpx.Client, rng: random.Random) -> httpx.Response:
         return client.get(rng.choice(paths), headers=headers)
 
-    result = run(base_url, request, seconds=seconds, threads=threads)
+    result = run(server.url, request, headers=server.key_headers, seconds=seconds, threads=threads)
     cuts = percentiles(result.latencies)
     rate = len(result.latencies) / seconds
     return Throughput(rate, cuts[49] * 1000, cuts[98] * 1000, result.errors)
@@ -123,22 +123,22 @@ def load_generator() -> str:
 
 
 def read_scenarios(
-    application_name: str, ids: list[str], names: list[str]
+    application_name: str, ids: list[str], names: list[str], key_headers: dict[str, str]
 ) -> dict[str, tuple[list[str], dict[str, str]]]:
     by_name = [f"/api/v1/values/{quote(application_name, safe='')}/{name}" for name in names]
     return {
         "GET /health/live (ceiling)": (["/health/live"], {}),
-        "GET configuration by id": ([f"/api/v1/configurations/{i}" for i in ids], KEY_HEADERS),
-        "GET values by name": (by_name, KEY_HEADERS),
+        "GET configuration by id": ([f"/api/v1/configurations/{i}" for i in ids], key_headers),
+        "GET values by name": (by_name, key_headers),
         "GET by id, If-None-Match (304)": (
             [f"/api/v1/configurations/{i}" for i in ids],
-            {**KEY_HEADERS, "If-None-Match": '"1"'},
+            {**key_headers, "If-None-Match": '"1"'},
         ),
     }
 
 
 def measure_reads(
-    base_url: str,
+    server: Server,
     scenarios: dict[str, tuple[list[str], dict[str, str]]],
     *,
     seconds: float,
@@ -154,9 +154,9 @@ def measure_reads(
     ceiling = None
     for name, (paths, headers) in scenarios.items():
         if generator == "wrk":
-            measured = with_wrk(base_url, paths, headers, seconds)
+            measured = with_wrk(server.url, paths, headers, seconds)
         else:
-            measured = with_python(base_url, paths, headers, seconds, threads)
+            measured = with_python(server, paths, headers, seconds, threads)
         ceiling = ceiling or measured.requests_per_second
         ratio = measured.requests_per_second / ceiling if ceiling else 0.0
         report(
@@ -166,15 +166,12 @@ def measure_reads(
 
 
 def change_to_client(
-    writer_url: str, waiter_url: str, configuration_id: str, *, samples: int
+    writer_server: Server, waiter_server: Server, configuration_id: str, *, samples: int
 ) -> list[float]:
     """Seconds from a write's response on one instance to a waiting client's response on the
     other, `samples` times."""
     path = f"/api/v1/configurations/{configuration_id}"
-    with (
-        httpx.Client(base_url=writer_url, headers=KEY_HEADERS, timeout=30) as writer,
-        httpx.Client(base_url=waiter_url, headers=KEY_HEADERS, timeout=30) as reader,
-    ):
+    with writer_server.client() as writer, waiter_server.client() as reader:
         etag = reader.get(path).headers["etag"]
         delays = []
         for sample in range(samples):
@@ -227,8 +224,8 @@ def seed_delivery(client: httpx.Client, configurations: int) -> tuple[str, list[
 
 def run_delivery(
     *,
-    first: tuple[str, int],
-    second: tuple[str, int],
+    first: Server,
+    second: Server,
     seconds: float,
     threads: int,
     configurations: int,
@@ -236,23 +233,21 @@ def run_delivery(
     waiters: int,
     report: Callable[[str], None] = print,
 ) -> None:
-    (writer_url, _), (waiter_url, waiter_pid) = first, second
-    with httpx.Client(base_url=writer_url, headers=KEY_HEADERS, timeout=30) as client:
+    writer, waiter = first, second
+    with writer.client() as client:
         application_name, ids, names = seed_delivery(client, configurations)
     *read_ids, latency_id, waiters_id = ids
-    scenarios = read_scenarios(application_name, read_ids, names[:-2])
-    measure_reads(waiter_url, scenarios, seconds=seconds, threads=threads, report=report)
+    scenarios = read_scenarios(application_name, read_ids, names[:-2], waiter.key_headers)
+    measure_reads(waiter, scenarios, seconds=seconds, threads=threads, report=report)
 
-    delays = sorted(change_to_client(writer_url, waiter_url, latency_id, samples=samples))
+    delays = sorted(change_to_client(writer, waiter, latency_id, samples=samples))
     cuts = percentiles(delays)
     report(
         f"\nWrite on one instance to a waiting client's answer on the other ({len(delays)} "
         f"samples): p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms"
     )
     limit = raise_open_files_limit()
-    per_waiter, answered, woken = many_waiters(
-        waiter_url, writer_url, waiter_pid, waiters_id, count=waiters
-    )
+    per_waiter, answered, woken = many_waiters(waiter, writer, waiters_id, count=waiters)
     report(
         f"{waiters} concurrent long polls on one instance (open files limit {limit}): "
         f"{per_waiter / 1024:.1f} KiB RSS per waiter; one write answered {woken} with 200 "

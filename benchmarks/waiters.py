@@ -11,10 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
-# The admin key every API request of the benchmark sends (set by benchmark.running_process).
-KEY_HEADERS: dict[str, str] = {}
+from benchmarks.server import Server
 
 
 def raise_open_files_limit() -> int:
@@ -33,14 +30,14 @@ def rss_bytes(pid: int) -> int:
 
 
 async def _hold_waiters(
-    base_url: str, path: str, count: int, on_waiting: Callable[[], None]
+    server: Server, path: str, count: int, on_waiting: Callable[[], None]
 ) -> list[int]:
     """`count` long polls on raw sockets; `on_waiting` runs once all are sent; returns each
     one's status code."""
-    parts = urlsplit(base_url)
+    parts = urlsplit(server.url)
     request = (
         f'GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nIf-None-Match: "1"\r\n'
-        f"Authorization: {KEY_HEADERS['Authorization']}\r\nPrefer: wait=60\r\n\r\n"
+        f"Authorization: {server.key_headers['Authorization']}\r\nPrefer: wait=60\r\n\r\n"
     ).encode()
     streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
     for start in range(0, count, 500):
@@ -63,20 +60,21 @@ async def _hold_waiters(
 
 
 def many_waiters(
-    waiter_url: str, writer_url: str, server_pid: int, configuration_id: str, *, count: int
+    waiter: Server, writer: Server, configuration_id: str, *, count: int
 ) -> tuple[float, float, int]:
-    """(RSS bytes per waiter, seconds until all answered after the write, how many got 200)."""
+    """`count` long polls on `waiter`, then one write on `writer`: (RSS bytes per waiter,
+    seconds until all answered after the write, how many got 200)."""
     path = f"/api/v1/configurations/{configuration_id}"
-    before = rss_bytes(server_pid)
+    before = rss_bytes(waiter.pid)
     measured: dict[str, float] = {}
 
     def write_while_waiting() -> None:
-        measured["rss"] = rss_bytes(server_pid)
-        with httpx.Client(base_url=writer_url, headers=KEY_HEADERS, timeout=30) as writer:
-            writer.put(path, json={"config": {"wake": "everyone"}})
+        measured["rss"] = rss_bytes(waiter.pid)
+        with writer.client() as client:
+            client.put(path, json={"config": {"wake": "everyone"}})
         measured["written"] = time.perf_counter()
 
-    statuses = asyncio.run(_hold_waiters(waiter_url, path, count, write_while_waiting))
+    statuses = asyncio.run(_hold_waiters(waiter, path, count, write_while_waiting))
     answered = time.perf_counter() - measured["written"]
     per_waiter = (measured["rss"] - before) / count
     return per_waiter, answered, statuses.count(200)

@@ -24,8 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from benchmarks.benchmark import running_server
-from benchmarks.waiters import KEY_HEADERS
+from benchmarks.server import running_server
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url
@@ -243,24 +242,24 @@ def send_huge_headers(base_url: str) -> tuple[float, int, int]:
 
 def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -> int:
     del argv
-    server = resolve_database_url(load_settings())
-    with temporary_database(server, prefix="config_service_worst") as database_url:
+    postgresql = resolve_database_url(load_settings())
+    with temporary_database(postgresql, prefix="config_service_worst") as database_url:
         MigrationRunner(database_url).up()
         with (
-            running_server(database_url) as base_url,
-            httpx.Client(base_url=base_url, headers=KEY_HEADERS, timeout=120) as client,
+            running_server(database_url) as server,
+            server.client(timeout=120) as client,
         ):
             application = client.post("/api/v1/applications", json={"name": "worst-inputs"})
             application_id = application.json()["id"]
             report(f"{'case':<36}{'body KiB':>9}{'status':>7}{'seconds':>9}{'answer KiB':>11}")
-            with HealthWatch(base_url) as health:
+            with HealthWatch(server.url) as health:
                 for case in cases():
                     size = 0 if case.body is None else len(encode(case.body)) // 1024
                     seconds, status, answer = run_case(client, application_id, case)
                     report(
                         f"{case.name:<36}{size:>9}{status:>7}{seconds:>9.3f}{answer // 1024:>11}"
                     )
-                seconds, status, sent = send_huge_headers(base_url)
+                seconds, status, sent = send_huge_headers(server.url)
                 report(
                     f"{'4 MiB of headers (KiB sent shown)':<36}{HEADER_BYTES // 1024:>9}"
                     f"{status:>7}{seconds:>9.3f}{sent // 1024:>11}"
