@@ -67,6 +67,18 @@ def start_waiter(server: LiveServer, path: str, etag: str) -> LongPoll:
     return poll
 
 
+def cached_on_b(
+    on_a: httpx.Client, on_b: httpx.Client
+) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A configuration made through A, read (and so cached) through B at revision 1: its
+    application, itself, and its values path."""
+    application = create_application(on_a)
+    configuration = create_configuration(on_a, application["id"], "prod", {"v": 1})
+    path = values_path(application["name"], "prod")
+    assert on_b.get(path).json() == {"v": 1}
+    return application, configuration, path
+
+
 def test_a_write_through_one_instance_reaches_the_other(
     instances: tuple[LiveServer, LiveServer],
 ) -> None:
@@ -75,10 +87,7 @@ def test_a_write_through_one_instance_reaches_the_other(
         httpx.Client(base_url=a.url, timeout=20) as on_a,
         httpx.Client(base_url=b.url, timeout=20) as on_b,
     ):
-        application = create_application(on_a)
-        configuration = create_configuration(on_a, application["id"], "prod", {"v": 1})
-        path = values_path(application["name"], "prod")
-        assert on_b.get(path).json() == {"v": 1}  # B caches revision 1
+        application, configuration, path = cached_on_b(on_a, on_b)
         waiter = start_waiter(b, path, '"1"')
         with open_stream(b.url, f"/api/v1/applications/{application['id']}/events") as stream:
             put_config(on_a, configuration["id"], {"v": 2})
@@ -126,10 +135,7 @@ def test_the_other_instance_recovers_from_losing_its_listener_without_missing_a_
         httpx.Client(base_url=a.url, timeout=20) as on_a,
         httpx.Client(base_url=b.url, timeout=20) as on_b,
     ):
-        application = create_application(on_a)
-        configuration = create_configuration(on_a, application["id"], "prod", {"v": 1})
-        path = values_path(application["name"], "prod")
-        assert on_b.get(path).json() == {"v": 1}
+        application, configuration, path = cached_on_b(on_a, on_b)
         wait_until(lambda: delivery.feed.trusted, "B listens")
         waiter = start_waiter(b, path, '"1"')
         with open_stream(b.url, f"/api/v1/applications/{application['id']}/events") as stream:

@@ -19,10 +19,10 @@ from api.problems.examples import problem_responses
 from api.v1.conditional import (
     ETAG_HEADER_DOC,
     NOT_MODIFIED,
+    TAGGED,
     IfNoneMatch,
     PreconditionDep,
     tagged,
-    tagged_or_not_modified,
 )
 from api.v1.dependencies import ApplicationServiceDep, ConfigurationServiceDep
 from api.v1.links import APPLICATION_LINKS, LOCATION_HEADER_DOC
@@ -101,11 +101,7 @@ def list_applications(
     summary="Get an application with its configuration ids",
     dependencies=[requires(Permission.READ, ApplicationFrom.PATH)],
     response_model=ApplicationDetail,
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **NOT_MODIFIED,
-        **problem_responses(404, 422, 503),
-    },
+    responses={**TAGGED, **NOT_MODIFIED, **problem_responses(404, 422, 503)},
 )
 def get_application(
     application_id: ApplicationIdPath,
@@ -113,9 +109,7 @@ def get_application(
     response: Response,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
-    return tagged_or_not_modified(
-        response, service.get(application_id=application_id), if_none_match
-    )
+    return tagged(response, service.get(application_id=application_id), if_none_match)
 
 
 @router.put(
@@ -127,10 +121,7 @@ def get_application(
     "application names are global, so a key limited to some applications may change only "
     "`comments` (403 otherwise).",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.PATH), JsonBody],
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
-    },
+    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
 )
 def update_application(
     application_id: ApplicationIdPath,

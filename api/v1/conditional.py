@@ -122,6 +122,8 @@ def get_precondition(
 
 PreconditionDep = Annotated[Precondition | None, Depends(get_precondition)]
 
+# OpenAPI entries: a 200 with its ETag; a 304 for a read whose If-None-Match names it.
+TAGGED: dict[int | str, dict[str, Any]] = {200: {"headers": ETAG_HEADER_DOC}}
 NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
     304: {
         "description": "Not modified: If-None-Match named the current ETag.",
@@ -135,15 +137,9 @@ IfNoneMatch = Annotated[
 ]
 
 
-def tagged(response: Response, resource: Versioned[Any]) -> Any:
-    """The resource's value, with its ETag set on the response."""
-    response.headers["ETag"] = entity_tag(resource.version)
-    return resource.value
-
-
-def tagged_or_not_modified(
-    response: Response, resource: Versioned[Any], if_none_match: str | None
-) -> Any:
+def tagged(response: Response, resource: Versioned[Any], if_none_match: str | None = None) -> Any:
+    """The resource's value, with its ETag set on the response; a bare 304 instead when the
+    read's If-None-Match names that ETag."""
     etag = entity_tag(resource.version)
     if none_match(if_none_match, etag):
         return Response(status_code=304, headers={"ETag": etag})

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from api.app_state import DeliveryDep, SettingsDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
-from api.v1.conditional import ETAG_HEADER_DOC, PreconditionDep, tagged
+from api.v1.conditional import ETAG_HEADER_DOC, TAGGED, PreconditionDep, tagged
 from api.v1.delivery_reads import (
     DELIVERY_HEADERS_DOC,
     NOT_MODIFIED_WAIT_DOC,
@@ -98,10 +98,7 @@ async def get_configuration(configuration_id: ConfigurationIdPath, request: Requ
     "`name` and `config` may be left out but not null; `config` replaces the whole document. "
     "A change makes the next revision (`message` is kept with it); no change, no revision.",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), JsonBody],
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
-    },
+    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
 )
 def update_configuration(
     configuration_id: ConfigurationIdPath,
@@ -129,10 +126,7 @@ def update_configuration(
         requires(Permission.WRITE, ApplicationFrom.CONFIGURATION),
         Depends(require_merge_patch),
     ],
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
-    },
+    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
 )
 def patch_configuration(
     configuration_id: ConfigurationIdPath,

@@ -4,7 +4,6 @@ checks them (every /api/v1 route declares what it needs)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -23,23 +22,10 @@ from testing.live_server import run_live_server
 KEY_SHAPE = re.compile(r"cs_[a-z2-9]{8}_[A-Za-z0-9_-]{43}")
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[LiveServer]:
-    with run_live_server(make_settings(database_url), default_key=False) as live:
-        yield live
-
-
-@pytest.fixture
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    assert server.admin_key is not None
-    with httpx.Client(base_url=server.url, headers=bearer(server.admin_key), timeout=30) as http:
-        yield http
-
-
-def test_every_api_route_declares_what_it_needs(server: LiveServer) -> None:
+def test_every_api_route_declares_what_it_needs(checked_server: LiveServer) -> None:
     undeclared = [
         f"{sorted(route.methods or ())} {route.path}"
-        for route in server.app.routes
+        for route in checked_server.app.routes
         if isinstance(route, APIRoute)
         and route.path.startswith("/api/v1")
         and not any(
@@ -110,11 +96,11 @@ def test_a_revoked_key_gets_401_at_once_and_stays_listed(admin: httpx.Client) ->
     assert created["key"] not in refused.text
 
 
-def test_an_expired_key_gets_401(server: LiveServer, database_url: str) -> None:
+def test_an_expired_key_gets_401(checked_server: LiveServer, database_url: str) -> None:
     past = datetime.now(UTC) - timedelta(minutes=1)
     expired = create_api_key(make_settings(database_url), expires_at=past)
 
-    refused = httpx.get(f"{server.url}/api/v1/applications", headers=bearer(expired.key))
+    refused = httpx.get(f"{checked_server.url}/api/v1/applications", headers=bearer(expired.key))
 
     problem = assert_problem(refused, 401)
     assert problem["detail"] == f"the API key {expired.prefix} is expired"
@@ -130,10 +116,10 @@ def test_an_expired_key_gets_401(server: LiveServer, database_url: str) -> None:
     ],
 )
 def test_no_or_an_unknown_key_gets_401_without_the_key_in_the_answer(
-    server: LiveServer, authorization: str | None, challenge: str, detail: str | None
+    checked_server: LiveServer, authorization: str | None, challenge: str, detail: str | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    response = httpx.get(f"{server.url}/api/v1/events", headers=headers)
+    response = httpx.get(f"{checked_server.url}/api/v1/events", headers=headers)
 
     problem = assert_problem(response, 401)
     assert response.headers["www-authenticate"] == challenge

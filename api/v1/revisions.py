@@ -11,12 +11,11 @@ from api.app_state import DeliveryDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
 from api.v1.conditional import (
-    ETAG_HEADER_DOC,
     NOT_MODIFIED,
+    TAGGED,
     IfNoneMatch,
     PreconditionDep,
     tagged,
-    tagged_or_not_modified,
 )
 from api.v1.dependencies import ConfigurationServiceDep
 from api.v1.pagination import LINK_HEADER_DOC, add_next_link
@@ -62,11 +61,7 @@ def list_revisions(
     summary="Get one revision",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     response_model=ConfigurationRevision,
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **NOT_MODIFIED,
-        **problem_responses(404, 422, 503),
-    },
+    responses={**TAGGED, **NOT_MODIFIED, **problem_responses(404, 422, 503)},
 )
 def get_revision(
     configuration_id: ConfigurationIdPath,
@@ -76,7 +71,7 @@ def get_revision(
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     found = service.get_revision(configuration_id=configuration_id, revision=revision)
-    return tagged_or_not_modified(response, found, if_none_match)
+    return tagged(response, found, if_none_match)
 
 
 @router.post(
@@ -85,10 +80,7 @@ def get_revision(
     description="Makes a new revision whose config, schema and comments are those of the "
     "given one (the name stays). History only grows. The body is optional.",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), OptionalJsonBody],
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
-    },
+    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
 )
 def restore_revision(
     configuration_id: ConfigurationIdPath,
