@@ -31,8 +31,11 @@ from models.fields import MAX_REVISION
 router = APIRouter(tags=["delivery"])
 
 
+# Both names match `:path`, so that one beginning or ending with `/` (sent as %2F, so an empty
+# segment once decoded) still matches the route; the names themselves are read from the raw
+# path (api/v1/value_names.py), where %2F is still told apart from a separator.
 @router.get(
-    "/values/{application_name}/{configuration_name:path}",
+    "/values/{application_name:path}/{configuration_name:path}",
     summary="Get a configuration's document by name",
     dependencies=[requires(Permission.READ, ApplicationFrom.NAMES)],
     description="The document itself (not wrapped), served from this instance's memory when "
