@@ -15,8 +15,11 @@ from database.migration_runner import MigrationRunner
 from database.pool import Database
 from main import print_development_key
 from models.api_key import Role
+from models.application import ApplicationCreate
 from repositories.unit_of_work import unit_of_work_factory
 from services.api_key_service import ApiKeyService
+from services.application_service import ApplicationService
+from testing.actors import TEST_ACTOR
 from testing.live_server import run_live_server
 
 
@@ -62,9 +65,18 @@ def test_it_prints_a_first_admin_key_that_works(empty_database_url: str) -> None
     ]
 
 
+def make_application(database_url: str, name: str) -> str:
+    database = Database(dsn=database_url, min_size=0, max_size=1, wait_seconds=5)
+    try:
+        service = ApplicationService(unit_of_work_factory(database), actor=TEST_ACTOR)
+        return service.create(data=ApplicationCreate(name=name)).value.id
+    finally:
+        database.close()
+
+
 def test_a_scoped_key_with_an_expiry(empty_database_url: str) -> None:
     MigrationRunner(empty_database_url).up()
-    application = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
+    application = make_application(empty_database_url, "dashboards")
 
     printed = create_key(
         empty_database_url,
@@ -93,6 +105,23 @@ def test_bad_arguments_are_named(
 
     assert printed.returncode == 2
     assert message in printed.stderr
+
+
+def test_a_key_limited_to_an_application_that_does_not_exist_is_refused(
+    empty_database_url: str,
+) -> None:
+    MigrationRunner(empty_database_url).up()
+    application = make_application(empty_database_url, "billing")
+    unknown = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
+
+    printed = create_key(
+        empty_database_url,
+        *("--role", "read", "--name", "x"),
+        *("--application", application, "--application", unknown),
+    )
+
+    assert (printed.returncode, printed.stdout) == (2, "")
+    assert printed.stderr == (f"create-key: applications.1: application {unknown} does not exist\n")
 
 
 def test_on_a_database_without_the_schema_it_says_to_migrate(empty_database_url: str) -> None:

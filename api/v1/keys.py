@@ -37,7 +37,8 @@ NO_STORE_DOC = {
     status_code=201,
     summary="Create an API key",
     description="The answer holds the key itself, shown this once (`Cache-Control: no-store`): "
-    "store it now. Only its hash is kept.",
+    "store it now. Only its hash is kept. Each id in `applications` must name an application "
+    "(a 422 names any that does not).",
     dependencies=[JsonBody],
     responses={
         201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **NO_STORE_DOC}},

@@ -190,3 +190,35 @@ def test_metrics_need_an_admin_key_only_when_the_setting_says_so(database_url: s
     assert_problem(without, 401)
     assert_problem(as_reader, 403)
     assert as_admin.status_code == 200
+
+
+def test_a_key_naming_an_application_that_does_not_exist_is_refused(
+    admin: httpx.Client, database: Database
+) -> None:
+    known = admin.post("/api/v1/applications", json={"name": unique_name("known")}).json()
+    unknown = "01JQ3V8C5E7G9J1M3P5S7V9X1Z"
+    name = unique_name("never made")
+
+    response = admin.post(
+        "/api/v1/keys",
+        json={"name": name, "role": "read", "applications": [known["id"], unknown.lower()]},
+    )
+
+    problem = assert_problem(response, 422, "application_exists")
+    assert problem["errors"] == [
+        {
+            "location": "body",
+            "field": "applications.1",
+            "rule": "application_exists",
+            "message": f"application {unknown} does not exist",
+            "pointer": "/applications/1",
+        }
+    ]
+    assert problem["detail"] == f"applications.1: application {unknown} does not exist"
+    with database.transaction() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM api_keys WHERE name = %(name)s", {"name": name})
+        assert cursor.fetchone() == (0,)
+    made = admin.post(
+        "/api/v1/keys", json={"name": name, "role": "read", "applications": [known["id"]]}
+    )
+    assert (made.status_code, made.json()["applications"]) == (201, [known["id"]])
