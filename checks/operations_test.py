@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -223,3 +225,49 @@ def test_operations_routes_are_documented(client: httpx.Client) -> None:
         "text/plain; version=1.0.0; charset=utf-8"
     }
     assert "request_id" in document["components"]["schemas"]["Problem"]["required"]
+
+
+def abandon_a_body(server: LiveServer, request_id: str) -> None:
+    """POST half a body, then close the connection, as a client that gives up does."""
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(
+            b"POST /api/v1/applications HTTP/1.1\r\nHost: test\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n"
+            + f"X-Request-ID: {request_id}\r\n\r\n".encode()
+            + b'{"name": "never fini'
+        )
+        time.sleep(0.2)  # the request reaches the app and waits for the rest of the body
+
+
+def test_a_client_that_closes_mid_body_is_logged_at_info_and_counted_as_499(
+    own_server: LiveServer, captured: pytest.LogCaptureFixture
+) -> None:
+    server_errors = logging.getLogger("uvicorn.error")
+    server_errors.addHandler(captured.handler)
+    try:
+        abandon_a_body(own_server, "abandoned-1")
+        with httpx.Client(base_url=own_server.url, timeout=10) as http:
+            deadline = time.monotonic() + 10
+            while not [r for r in captured.records if r.name == "config_service.access"]:
+                assert time.monotonic() < deadline, "the abandoned request was never logged"
+                time.sleep(0.05)
+            text = http.get("/metrics").text
+    finally:
+        server_errors.removeHandler(captured.handler)
+
+    logged = [r for r in captured.records if getattr(r, "request_id", None) == "abandoned-1"]
+    assert [(r.name, r.levelname, r.exc_info) for r in logged] == [
+        ("api.problems.handlers", "INFO", None),
+        ("config_service.access", "INFO", None),
+    ]
+    assert logged[0].getMessage() == (
+        "the client closed the connection before sending the whole request: "
+        "POST /api/v1/applications"
+    )
+    assert logged[1].status == 499  # type: ignore[attr-defined]
+    assert [r for r in captured.records if r.levelno >= logging.ERROR] == []
+    route = 'method="POST",route="/api/v1/applications"'
+    assert metric(text, f'config_service_http_requests_total{{{route},status_class="4xx"}}') == 1
+    assert f'{route},status_class="5xx"' not in text
+    assert metric(text, f"config_service_http_requests_abandoned_total{{{route}}}") == 1

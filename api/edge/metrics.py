@@ -22,7 +22,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.edge.request_context import route_template
+from api.edge.request_context import CLIENT_CLOSED_REQUEST, route_template
 from database.pool import Database
 from database.pool_events import ERROR_KINDS
 
@@ -89,6 +89,13 @@ class Metrics:
         )
         for kind in ERROR_KINDS:
             self.database_errors.labels(kind=kind)
+        self.abandoned = Counter(
+            f"{_NAMESPACE}_http_requests_abandoned",
+            "Requests whose client closed the connection before sending the whole request "
+            "(counted as status 499, a 4xx, by http_requests).",
+            ["method", "route"],
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             f"{_NAMESPACE}_rate_limited",
             "Requests refused with 429: over a caller's budget, or too many failed "
@@ -145,3 +152,5 @@ class MetricsMiddleware:
             }
             self.metrics.requests.labels(**labels).inc()
             self.metrics.request_duration.labels(**labels).observe(time.perf_counter() - started)
+            if status == CLIENT_CLOSED_REQUEST:
+                self.metrics.abandoned.labels(method=labels["method"], route=labels["route"]).inc()

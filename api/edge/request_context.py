@@ -23,6 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from config.logging_setup import request_id_var
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# nginx's "client closed request", for a request its client abandoned before it was read
+# (api/problems/handlers.py): no status of HTTP's, and apart from every 5xx in logs and metrics.
+CLIENT_CLOSED_REQUEST = 499
 UNMATCHED_ROUTE = "<unmatched>"
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")

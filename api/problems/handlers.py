@@ -12,9 +12,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ExceptionHandler
 
+from api.edge.request_context import CLIENT_CLOSED_REQUEST
 from api.problems.limits import shorten
 from api.problems.schema import ProblemFieldError, problem_response
 from api.v1.conditional import entity_tag
@@ -210,6 +212,17 @@ async def _unstorable_value(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _client_disconnected(request: Request, exc: Exception) -> Response:
+    """The client closed its connection before its whole request was read: nothing went wrong
+    here, and nobody is left to answer. Said at info, without a traceback."""
+    logger.info(
+        "the client closed the connection before sending the whole request: %s %s",
+        request.method,
+        request.url.path[:200],
+    )
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(
@@ -228,4 +241,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DatabaseUnavailable, cast(ExceptionHandler, _database_unavailable))
     app.add_exception_handler(ConstraintConflict, _constraint_conflict)
     app.add_exception_handler(UnstorableValue, _unstorable_value)
+    app.add_exception_handler(ClientDisconnect, _client_disconnected)
     app.add_exception_handler(Exception, _unexpected_error)
