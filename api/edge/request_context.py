@@ -1,4 +1,5 @@
-"""Request ids, the access log, and the headers every response gets.
+"""Request ids, the access log, the headers every response gets, and each request's budget
+for waiting on database locks (database/lock_budget.py).
 
 Every request gets an id: the caller's `X-Request-ID` when it is a plausible id (1-128 of
 A-Z a-z 0-9 . _ -), a fresh one otherwise. It is sent back in the `X-Request-ID` header, put in
@@ -21,6 +22,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config.logging_setup import request_id_var
+from database.lock_budget import new_request_budget
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # nginx's "client closed request", for a request its client abandoned before it was read
@@ -87,6 +89,8 @@ class RequestContextMiddleware:
         # Not reset afterwards: the request's task ends with it, and Starlette's last-resort
         # 500 handler runs after this middleware has unwound and still needs the id.
         request_id_var.set(request_id)
+        # The request's whole wait for locks, shared by all its database work.
+        new_request_budget()
         started = time.perf_counter()
         status = 500
 
