@@ -1,8 +1,10 @@
 """What main's create_app and lifespan made for the requests to use, each read through one
-typed accessor here: the settings, the pool, delivery, the key cache and the metrics."""
+typed accessor here: the settings, the pool, delivery, the key cache, the metrics, and what
+readiness reports (the draining flag, the probe)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,6 +14,7 @@ from api.auth.key_cache import KeyCache
 from api.edge.metrics import Metrics
 from config.settings import Settings
 from database.pool import Database
+from database.readiness import ReadinessProbe
 from delivery.runtime import Delivery
 
 
@@ -43,6 +46,18 @@ def get_key_cache(request: Request) -> KeyCache:
 def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
+
+
+def is_draining(request: Request) -> bool:
+    """Whether shutdown has begun (SIGTERM arrived)."""
+    draining: threading.Event = request.app.state.draining
+    return draining.is_set()
+
+
+def get_readiness(request: Request) -> ReadinessProbe | None:
+    """The readiness probe; None until the lifespan has made it."""
+    probe: ReadinessProbe | None = getattr(request.app.state, "readiness", None)
+    return probe
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

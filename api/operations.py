@@ -10,7 +10,6 @@ unless METRICS_REQUIRE_KEY is set.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -19,7 +18,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import Field
 
-from api.app_state import get_metrics
+from api.app_state import get_metrics, get_readiness, is_draining
 from api.auth.authorization import metrics_key
 from database.readiness import CheckOutcome, ReadinessProbe
 from models.base import ApiModel
@@ -111,9 +110,7 @@ async def live() -> HealthJsonResponse:
     },
 )
 def ready(request: Request) -> HealthJsonResponse:
-    draining: threading.Event = request.app.state.draining
-    probe: ReadinessProbe | None = getattr(request.app.state, "readiness", None)
-    report = readiness_report(draining=draining.is_set(), probe=probe)
+    report = readiness_report(draining=is_draining(request), probe=get_readiness(request))
     return HealthJsonResponse(report, status_code=200 if report["status"] == "pass" else 503)
 
 
