@@ -91,6 +91,7 @@ class LockWatch:
         self._next_check: float | None = None
         self._thread: threading.Thread | None = None
         self._connection: Connection | None = None
+        self._failing = False  # said once, not at every check, until PostgreSQL answers again
         self._stopped = False
 
     @contextmanager
@@ -156,9 +157,14 @@ class LockWatch:
         try:
             waiting = self._sessions_waiting_for_a_lock([watched.pid for watched in overdue])
         except psycopg2.Error as error:
-            logger.warning("the lock watch cannot ask PostgreSQL who waits for a lock: %s", error)
+            if not self._failing:
+                logger.warning(
+                    "the lock watch cannot ask PostgreSQL who waits for a lock: %s", error
+                )
+            self._failing = True
             self._close_connection()
             return
+        self._failing = False
         for watched in overdue:
             if watched.pid in waiting:
                 with watched.lock:

@@ -8,6 +8,7 @@ per-lock timeout would (twice as long), so that a slow machine does not fail the
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ import pytest
 
 from conftest import make_settings
 from database.errors import DatabaseUnavailable
-from database.lock_budget import new_request_budget
+from database.lock_budget import LockWatch, new_request_budget
 from database.pool import Connection, Database, connect
 from services.ids import new_id
 
@@ -166,3 +167,30 @@ def test_a_statement_that_works_past_the_budget_is_not_cut(pool: Database, error
         assert cursor.fetchone() == ("", "done")
 
     assert errors.kinds == []
+
+
+def test_a_watch_that_cannot_ask_postgresql_says_so_and_cancels_nothing(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = "host=127.0.0.1 port=1 dbname=nothing user=nobody connect_timeout=1"
+    watch = LockWatch(dsn=unreachable, connect_options={}, lock_timeout_seconds=0.0)
+    connection = connect(database_url)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="database.lock_budget"),
+            watch.watching(connection) as watched,
+        ):
+            deadline = time.monotonic() + 10
+            while not caplog.records:
+                assert time.monotonic() < deadline, "the watch never tried"
+                time.sleep(0.01)
+            time.sleep(0.5)  # the watch keeps trying meanwhile, without saying it again
+            assert not watched.cancelled
+    finally:
+        watch.close()
+        connection.close()
+
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert message.startswith("the lock watch cannot ask PostgreSQL who waits for a lock: ")
+    assert "Connection refused" in message
