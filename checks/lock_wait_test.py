@@ -13,6 +13,7 @@ from api.v1.applications_test import assert_problem, create_application
 from config.settings import PROJECT_ROOT, Settings
 from conftest import LiveServerFactory, make_settings
 from database.pool import connect
+from testing.databases import wait_for_lock_waiters
 
 LOCK_TIMEOUT_MS = 2000
 
@@ -61,26 +62,6 @@ def test_a_write_queued_behind_a_waiting_write_waits_the_lock_timeout_in_all(
     # watch's check); the margin is far from both.
     second_wait, _ = waits["second"]
     assert second_wait < LOCK_TIMEOUT_MS / 1000 * 1.5
-
-
-def wait_for_lock_waiters(database_url: str, count: int) -> None:
-    """Until `count` sessions of this database wait for a lock, as PostgreSQL reports it."""
-    watcher = connect(database_url)
-    watcher.autocommit = True
-    try:
-        with watcher.cursor() as cursor:
-            for _ in range(3000):
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-                row = cursor.fetchone()
-                if row is not None and row[0] >= count:
-                    return
-                time.sleep(0.01)
-        raise AssertionError(f"{count} lock waiters never appeared")
-    finally:
-        watcher.close()
 
 
 def test_the_true_bound_is_documented() -> None:

@@ -21,6 +21,7 @@ from database.errors import DatabaseUnavailable
 from database.lock_budget import LockWatch, new_request_budget
 from database.pool import Connection, Database, connect
 from services.ids import new_id
+from testing.databases import wait_for_lock_waiters
 
 LOCKED = "the data is locked by another operation; try again"
 
@@ -91,25 +92,6 @@ def timed(work: Callable[[], Any]) -> tuple[float, BaseException | None]:
     return time.monotonic() - started, None
 
 
-def waiters(database_url: str, count: int) -> None:
-    """Until `count` sessions of this database wait for a lock."""
-    watcher = connect(database_url)
-    watcher.autocommit = True
-    try:
-        with watcher.cursor() as cursor:
-            for _ in range(3000):
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-                if cursor.fetchone()[0] >= count:  # type: ignore[index]
-                    return
-                time.sleep(0.01)
-        raise AssertionError(f"{count} lock waiters never appeared")
-    finally:
-        watcher.close()
-
-
 def test_a_statement_queued_behind_a_waiting_one_gets_the_budget_not_twice_it(
     pool: Database, row: str, database_url: str, errors: Errors
 ) -> None:
@@ -120,7 +102,7 @@ def test_a_statement_queued_behind_a_waiting_one_gets_the_budget_not_twice_it(
 
     first = threading.Thread(target=run, args=("first",))
     first.start()
-    waiters(database_url, 1)
+    wait_for_lock_waiters(database_url, 1)
     second = threading.Thread(target=run, args=("second",))
     second.start()
     first.join(timeout=30)
