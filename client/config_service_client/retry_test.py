@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.database_faults_test import (  # a PostgreSQL of its own, which the test stops
+from checks.database_faults_test import (  # a PostgreSQL of its own, which the test stops
     DATABASE_NAME,
     private_server,  # noqa: F401 (a fixture)
     server,  # noqa: F401 (a fixture)
