@@ -53,6 +53,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "main": frozenset(PRODUCT_PARTS),
     # The bootstrap runs before anything is installed: the standard library only.
     "run": frozenset(),
+    # The client is a package of its own (installed apart, httpx only): nothing of the service.
+    "client": frozenset(),
 }
 WEB_FRAMEWORK = ("fastapi", "starlette", "uvicorn")
 WITHOUT_WEB_FRAMEWORK = frozenset(
