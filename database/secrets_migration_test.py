@@ -14,9 +14,13 @@ from database.migration_runner import MigrationRunner
 APPLICATION = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 CONFIGURATION = "01JQ3V7B2D4F6H8K0M2P4R6T8V"
 KEY = "01JQ3V8C5E7G9J1M3P5S7V9X1Z"
+REMEMBER_REVEAL = (
+    "INSERT INTO secret_reveals (reader, configuration_id, revision)"
+    " VALUES (%(key)s, %(configuration)s, 1) ON CONFLICT DO NOTHING RETURNING revision"
+)
 
 
-def execute(dsn: str, statement: str, parameters: dict[str, Any] | None = None) -> list[Any]:
+def run_sql(dsn: str, statement: str, parameters: dict[str, Any] | None = None) -> list[Any]:
     connection = psycopg2.connect(dsn)
     try:
         with connection, connection.cursor() as cursor:
@@ -29,7 +33,7 @@ def execute(dsn: str, statement: str, parameters: dict[str, Any] | None = None) 
 @pytest.fixture
 def migrated(empty_database_url: str) -> str:
     MigrationRunner(empty_database_url).up()
-    execute(
+    run_sql(
         empty_database_url,
         "INSERT INTO applications (id, name) VALUES (%(application)s, 'billing');"
         "INSERT INTO configurations (id, application_id, name, config)"
@@ -42,21 +46,21 @@ def migrated(empty_database_url: str) -> str:
 
 
 def test_new_columns_default_to_no_secrets_and_no_reveal(migrated: str) -> None:
-    execute(
+    run_sql(
         migrated,
         "INSERT INTO api_keys (id, name, prefix, secret_hash, role)"
         " VALUES (%(key)s, 'k', 'abcdefgh', decode(repeat('00', 32), 'hex'), 'read')",
         {"key": KEY},
     )
 
-    assert execute(migrated, "SELECT secrets FROM configurations") == [([],)]
-    assert execute(migrated, "SELECT secrets FROM configuration_revisions") == [([],)]
-    assert execute(migrated, "SELECT reveal_secrets FROM api_keys") == [(False,)]
+    assert run_sql(migrated, "SELECT secrets FROM configurations") == [([],)]
+    assert run_sql(migrated, "SELECT secrets FROM configuration_revisions") == [([],)]
+    assert run_sql(migrated, "SELECT reveal_secrets FROM api_keys") == [(False,)]
 
 
 def test_at_most_256_secret_locations(migrated: str) -> None:
     with pytest.raises(psycopg2.errors.CheckViolation, match="configurations_secrets_count"):
-        execute(
+        run_sql(
             migrated,
             "UPDATE configurations SET secrets = %(secrets)s",
             {"secrets": [f"/k{index}" for index in range(257)]},
@@ -64,25 +68,21 @@ def test_at_most_256_secret_locations(migrated: str) -> None:
 
 
 def test_reveals_are_audited_and_remembered_once(migrated: str) -> None:
-    execute(
+    run_sql(
         migrated,
         "INSERT INTO audit_log (key_id, key_name, action, target_type, target_id, revision_after)"
         " VALUES (%(key)s, 'k', 'configuration.revealed', 'configuration', %(configuration)s, 1)",
         {"key": KEY, "configuration": CONFIGURATION},
     )
-    remember = (
-        "INSERT INTO secret_reveals (reader, configuration_id, revision)"
-        " VALUES (%(key)s, %(configuration)s, 1) ON CONFLICT DO NOTHING RETURNING revision"
-    )
     parameters = {"key": KEY, "configuration": CONFIGURATION}
 
-    assert execute(migrated, remember, parameters) == [(1,)]
-    assert execute(migrated, remember, parameters) == []
-    assert execute(migrated, "SELECT action FROM audit_log") == [("configuration.revealed",)]
+    assert run_sql(migrated, REMEMBER_REVEAL, parameters) == [(1,)]
+    assert run_sql(migrated, REMEMBER_REVEAL, parameters) == []
+    assert run_sql(migrated, "SELECT action FROM audit_log") == [("configuration.revealed",)]
 
 
 def test_down_refuses_while_secrets_are_stored(migrated: str) -> None:
-    execute(migrated, "UPDATE configuration_revisions SET secrets = '{/a}'")
+    run_sql(migrated, "UPDATE configuration_revisions SET secrets = '{/a}'")
     runner = MigrationRunner(migrated)
 
     with pytest.raises(
@@ -91,14 +91,14 @@ def test_down_refuses_while_secrets_are_stored(migrated: str) -> None:
         runner.down()
 
     assert runner.status().applied[-1] == "005_secrets"
-    execute(migrated, "UPDATE configuration_revisions SET secrets = '{}'")
-    execute(migrated, "UPDATE configurations SET secrets = '{/a}'")
+    run_sql(migrated, "UPDATE configuration_revisions SET secrets = '{}'")
+    run_sql(migrated, "UPDATE configurations SET secrets = '{/a}'")
     with pytest.raises(MigrationError, match="cannot revert 005_secrets"):
         runner.down()
 
 
 def test_down_keeps_audit_records_of_reveals(migrated: str) -> None:
-    execute(
+    run_sql(
         migrated,
         "INSERT INTO audit_log (key_name, action, target_type, target_id)"
         " VALUES ('k', 'configuration.revealed', 'configuration', %(configuration)s)",
@@ -108,10 +108,10 @@ def test_down_keeps_audit_records_of_reveals(migrated: str) -> None:
 
     assert runner.down() == ["005_secrets"]
 
-    assert execute(migrated, "SELECT action FROM audit_log") == [("configuration.revealed",)]
-    assert execute(migrated, "SELECT to_regclass('secret_reveals')") == [(None,)]
+    assert run_sql(migrated, "SELECT action FROM audit_log") == [("configuration.revealed",)]
+    assert run_sql(migrated, "SELECT to_regclass('secret_reveals')") == [(None,)]
     with pytest.raises(psycopg2.errors.CheckViolation, match="audit_log_action"):
-        execute(
+        run_sql(
             migrated,
             "INSERT INTO audit_log (key_name, action, target_type, target_id)"
             " VALUES ('k', 'configuration.revealed', 'configuration', 'x')",

@@ -13,7 +13,10 @@ APPLICATION = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 
 
 def configuration(
-    number: int, revision: int = 1, config: dict[str, object] | None = None
+    number: int,
+    revision: int = 1,
+    config: dict[str, object] | None = None,
+    secrets: list[str] | None = None,
 ) -> Configuration:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     return Configuration(
@@ -23,6 +26,7 @@ def configuration(
         comments=None,
         config=config if config is not None else {"n": number},
         schema=None,
+        secrets=secrets or [],
         revision=revision,
         created_at=moment,
         updated_at=moment,

@@ -124,6 +124,14 @@ def reaches(key: ApiKey, application_id: str) -> bool:
     return key.applications is None or application_id in key.applications
 
 
+def may_reveal(caller: ApiKey, application_id: str) -> bool:
+    """Whether `caller` may see the secret values of application `application_id`'s
+    configurations in plain text: the one place that decides it (every read that could show
+    a secret asks here; any other answer shows the placeholder). A key may when it was made
+    with `reveal_secrets`, on the applications it reaches; admins are no exception."""
+    return caller.reveal_secrets and reaches(caller, application_id)
+
+
 def scope_of(key: ApiKey) -> frozenset[str] | None:
     """The applications a key may read; None: every one."""
     return None if key.applications is None else frozenset(key.applications)
@@ -197,12 +205,17 @@ def requires(permission: Permission, application: ApplicationFrom = ApplicationF
     return Depends(declared)
 
 
-async def get_actor(request: Request, key: AuthenticatedKey) -> Actor:
-    """Who a write is made for, in the services' words."""
+def actor_of(request: Request, key: ApiKey) -> Actor:
+    """Who a request acts for, in the services' words."""
     client = request.client.host if request.client else None
     return Actor(
         key_id=key.id, key_name=key.name, request_id=current_request_id(), client_address=client
     )
+
+
+async def get_actor(request: Request, key: AuthenticatedKey) -> Actor:
+    """Who a write is made for."""
+    return actor_of(request, key)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

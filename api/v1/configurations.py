@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from api.app_state import DeliveryDep, SettingsDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
-from api.v1.conditional import ETAG_HEADER_DOC, TAGGED, PreconditionDep, tagged
+from api.v1.conditional import ETAG_HEADER_DOC, PreconditionDep
 from api.v1.delivery_reads import (
     DELIVERY_HEADERS_DOC,
     NOT_MODIFIED_WAIT_DOC,
@@ -21,6 +21,7 @@ from api.v1.delivery_reads import (
 from api.v1.dependencies import ConfigurationServiceDep
 from api.v1.links import CONFIGURATION_LINKS, LOCATION_HEADER_DOC
 from api.v1.paths import ConfigurationIdPath
+from api.v1.representations import REVEALED_HEADER_DOC, WRITTEN, written
 from api.v1.request_bodies import (
     MERGE_PATCH_EXAMPLES,
     MERGE_PATCH_MEDIA_TYPE,
@@ -50,10 +51,10 @@ router = APIRouter(prefix="/configurations", tags=["configurations"], route_clas
     responses={
         201: {
             "description": "Created.",
-            "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC},
+            "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC, **REVEALED_HEADER_DOC},
             "links": CONFIGURATION_LINKS,
         },
-        **problem_responses(400, 409, 413, 415, 422, 503),
+        **problem_responses(400, 409, 413, 415, 422, 503, secrets=True),
     },
 )
 def create_configuration(
@@ -68,8 +69,7 @@ def create_configuration(
     response.headers["Location"] = request.url_for(
         "get_configuration", configuration_id=configuration.value.id
     ).path
-    created: Configuration = tagged(response, configuration)
-    return created
+    return written(request, response, configuration)
 
 
 @router.get(
@@ -83,12 +83,12 @@ def create_configuration(
     responses={
         200: {"headers": DELIVERY_HEADERS_DOC},
         **NOT_MODIFIED_WAIT_DOC,
-        **problem_responses(404, 422, 503),
+        **problem_responses(404, 422, 503, secrets=True),
     },
 )
 async def get_configuration(configuration_id: ConfigurationIdPath, request: Request) -> Any:
     outcome = await read_until_changed(request, by_id(configuration_id))
-    return delivery_response(outcome, outcome.entry.resource_body)
+    return await delivery_response(request, outcome, document=False)
 
 
 @router.put(
@@ -98,7 +98,10 @@ async def get_configuration(configuration_id: ConfigurationIdPath, request: Requ
     "`name` and `config` may be left out but not null; `config` replaces the whole document. "
     "A change makes the next revision (`message` is kept with it); no change, no revision.",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), JsonBody],
-    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
+    responses={
+        **WRITTEN,
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
+    },
 )
 def update_configuration(
     configuration_id: ConfigurationIdPath,
@@ -106,14 +109,14 @@ def update_configuration(
     service: ConfigurationServiceDep,
     delivery: DeliveryDep,
     precondition: PreconditionDep,
+    request: Request,
     response: Response,
 ) -> Configuration:
     updated = service.update(
         configuration_id=configuration_id, changes=body, precondition=precondition
     )
     delivery.written(updated.value)
-    written: Configuration = tagged(response, updated)
-    return written
+    return written(request, response, updated)
 
 
 @router.patch(
@@ -126,7 +129,10 @@ def update_configuration(
         requires(Permission.WRITE, ApplicationFrom.CONFIGURATION),
         Depends(require_merge_patch),
     ],
-    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
+    responses={
+        **WRITTEN,
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
+    },
 )
 def patch_configuration(
     configuration_id: ConfigurationIdPath,
@@ -142,6 +148,7 @@ def patch_configuration(
     delivery: DeliveryDep,
     settings: SettingsDep,
     precondition: PreconditionDep,
+    request: Request,
     response: Response,
 ) -> Configuration:
     patched = service.merge_patch(
@@ -150,8 +157,7 @@ def patch_configuration(
         precondition=precondition,
     )
     delivery.written(patched.value)
-    written: Configuration = tagged(response, patched)
-    return written
+    return written(request, response, patched)
 
 
 @router.delete(

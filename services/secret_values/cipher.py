@@ -16,12 +16,12 @@ import base64
 import json
 import os
 import re
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from config.secrets_keys import Keyring
 from services.secret_values.errors import (
     SecretKeyUnavailable,
     SecretsKeysNotSet,
@@ -72,13 +72,24 @@ def _decrypted(aead: AESGCM, raw: bytes | None, associated: bytes) -> bytes | No
         return None
 
 
-class SecretCipher:
-    """Seals and opens secret values with the keyring of SECRETS_KEYS (possibly empty)."""
+class Key(Protocol):
+    """A key of the keyring (config/secrets_keys.py makes them from SECRETS_KEYS)."""
 
-    def __init__(self, keyring: Keyring) -> None:
-        self._aeads = {key.id: AESGCM(key.material) for key in keyring.keys}
-        current = keyring.current
-        self.current_key_id = None if current is None else current.id
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def material(self) -> bytes: ...
+
+
+class SecretCipher:
+    """Seals and opens secret values with the keys of SECRETS_KEYS (possibly none): the first
+    key seals, every key opens what names it."""
+
+    def __init__(self, keys: Iterable[Key]) -> None:
+        listed = list(keys)
+        self._aeads = {key.id: AESGCM(key.material) for key in listed}
+        self.current_key_id = listed[0].id if listed else None
 
     @property
     def can_seal(self) -> bool:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from config.secrets_keys import Keyring, SecretsKey
+from config.secrets_keys import SecretsKey
 from services.secret_values.cipher import (
     ENVELOPE_PREFIX,
     NONCE_BYTES,
@@ -29,7 +29,7 @@ PASSWORD = "hunter2-canary"
 
 
 def cipher(*keys: SecretsKey) -> SecretCipher:
-    return SecretCipher(Keyring(keys))
+    return SecretCipher(keys)
 
 
 def sealed_bytes(envelope: str) -> bytes:

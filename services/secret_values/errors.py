@@ -9,7 +9,11 @@ from __future__ import annotations
 from services.errors import DomainError
 
 
-class SecretsKeysNotSet(DomainError):
+class SecretValueError(DomainError):
+    """Secret values could not be sealed or opened with the keys of SECRETS_KEYS."""
+
+
+class SecretsKeysNotSet(SecretValueError):
     """A write marks or holds a secret, but SECRETS_KEYS is unset: there is no key to encrypt
     it with, and it is never stored in plain text."""
 
@@ -20,7 +24,7 @@ class SecretsKeysNotSet(DomainError):
         )
 
 
-class SecretKeyUnavailable(DomainError):
+class SecretKeyUnavailable(SecretValueError):
     """A stored secret was encrypted under a key that SECRETS_KEYS no longer lists."""
 
     def __init__(self, *, key_id: str, configuration_id: str) -> None:
@@ -33,7 +37,7 @@ class SecretKeyUnavailable(DomainError):
         self.configuration_id = configuration_id
 
 
-class SecretUndecryptable(DomainError):
+class SecretUndecryptable(SecretValueError):
     """A stored secret did not decrypt: SECRETS_KEYS holds other key material under its key id,
     or the stored text was changed or moved outside the service."""
 

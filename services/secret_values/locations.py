@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.configuration import MAX_SECRET_LOCATIONS, PLACEHOLDER
 from models.json_document import same_document
 from services.errors import FieldProblem
 
-PLACEHOLDER = "********"
-MAX_SECRET_LOCATIONS = 256
 _INDEX = re.compile(r"0|[1-9][0-9]{0,17}")
 _BAD_ESCAPE = re.compile(r"~(?![01])")
 # A stand-in for a changed secret's old value in a diff: never equal to the placeholder, and
@@ -116,20 +115,25 @@ class SecretLocations:
                 if found is not MISSING:
                     pending.append((found, child))
 
-    def touches(self, pointer: str) -> bool:
-        """Whether the value at `pointer` is a secret, lies inside one or holds one: what a
-        message about it could show of a secret."""
-        if not self.pointers:
-            return False
+    def enclosing(self, pointer: str) -> str | None:
+        """The secret location at `pointer` or above it, if any: the value there is, or is
+        part of, a secret."""
         node = self._root
         for token in pointer_tokens(pointer):
             if node.pointer is not None:
-                return True
+                return node.pointer
             child = node.children.get(token)
             if child is None:
-                return False
+                return None
             node = child
-        return True
+        return node.pointer
+
+    def holds(self, pointer: str) -> bool:
+        """Whether a secret location lies below `pointer` (so the value there holds one)."""
+        node: _Node | None = self._root
+        for token in pointer_tokens(pointer):
+            node = None if node is None or node.pointer is not None else node.children.get(token)
+        return node is not None and node.pointer is None and bool(node.children)
 
     def union(self, other: SecretLocations) -> SecretLocations:
         seen = set(self.pointers)

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
+from models.configuration import MAX_SECRET_LOCATIONS, PLACEHOLDER
 from services.errors import FieldProblem
 from services.json_diff import diff
 from services.secret_values.locations import (
-    MAX_SECRET_LOCATIONS,
     MISSING,
-    PLACEHOLDER,
     SecretLocations,
     check_locations,
     diff_views,
@@ -242,25 +241,28 @@ def test_values_lists_the_locations_that_exist() -> None:
 
 
 @pytest.mark.parametrize(
-    ("pointer", "touched"),
+    ("pointer", "enclosing", "holds"),
     [
-        ("/database/password", True),  # the secret
-        ("/credentials/token", True),  # inside one
-        ("/database", True),  # holds one
-        ("", True),  # the whole document holds them
-        ("/database/host", False),
-        ("/list/0", False),
-        ("/features", False),
+        ("/database/password", "/database/password", False),  # the secret
+        ("/credentials/token", "/credentials", False),  # inside one
+        ("/credentials", "/credentials", False),
+        ("/database", None, True),  # holds one
+        ("", None, True),  # the whole document holds them
+        ("/database/host", None, False),
+        ("/list/0", None, False),
+        ("/features", None, False),
     ],
 )
-def test_touches(pointer: str, touched: bool) -> None:
+def test_enclosing_and_holds(pointer: str, enclosing: str | None, holds: bool) -> None:
     locations = SecretLocations.of(["/database/password", "/credentials"])
 
-    assert locations.touches(pointer) is touched
+    assert locations.enclosing(pointer) == enclosing
+    assert locations.holds(pointer) is holds
 
 
-def test_nothing_touches_no_locations() -> None:
-    assert SecretLocations().touches("") is False
+def test_no_locations_enclose_or_are_held() -> None:
+    assert SecretLocations().enclosing("/a") is None
+    assert SecretLocations().holds("") is False
 
 
 def test_a_placeholder_keeps_the_stored_value() -> None:

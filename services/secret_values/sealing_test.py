@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from config.secrets_keys import Keyring, SecretsKey
+from config.secrets_keys import SecretsKey
 from services.secret_values.cipher import SecretCipher, envelope_key_id
 from services.secret_values.errors import SecretKeyUnavailable, SecretsKeysNotSet
 from services.secret_values.locations import SecretLocations
@@ -25,7 +25,7 @@ LOCATIONS = SecretLocations.of(["/database/password", "/credentials"])
 
 
 def cipher(*keys: SecretsKey) -> SecretCipher:
-    return SecretCipher(Keyring(keys))
+    return SecretCipher(keys)
 
 
 def seal(plain: Any, keys: SecretCipher, **previous: Any) -> SealedConfig:
