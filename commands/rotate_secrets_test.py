@@ -200,12 +200,12 @@ class Writers:
                         headers["if-match"] = http.get(
                             f"/api/v1/configurations/{configuration_id}"
                         ).headers["etag"]
-                    patch = {"config": {"counter": counter}}
+                    config: dict[str, object] = {"counter": counter}
                     if counter % 3 == 0:
-                        patch["config"]["password"] = password
+                        config["password"] = password
                     response = http.patch(
                         f"/api/v1/configurations/{configuration_id}",
-                        content=json.dumps(patch),
+                        content=json.dumps({"config": config}),
                         headers=headers,
                     )
                     if response.status_code != 200:

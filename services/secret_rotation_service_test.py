@@ -17,7 +17,7 @@ from models.configuration import ConfigurationCreate, ConfigurationUpdate
 from repositories.unit_of_work import unit_of_work_factory
 from services.application_service import ApplicationService
 from services.configuration_service import ConfigurationService
-from services.secret_rotation_service import SecretRotationService
+from services.secret_rotation_service import Pass, SecretRotationService
 from services.secret_values.cipher import SecretCipher
 from services.secret_values.errors import SecretsKeysNotSet
 from services.secret_values.views import revealed
@@ -88,7 +88,7 @@ def history(database: Database, configuration_id: str, cipher: SecretCipher) -> 
 def test_everything_is_re_encrypted_in_batches_and_reads_the_same(database: Database) -> None:
     made = write_history(database, 5)
     before = [history(database, configuration_id, OLD) for configuration_id in made]
-    passes = []
+    passes: list[Pass] = []
 
     report = SecretRotationService(
         unit_of_work_factory(database), cipher=ROTATED, batch_size=2
