@@ -36,10 +36,12 @@ PLACEHOLDER = "********"
 _EXAMPLE_SECRETS = ["/database/password"]
 _SECRETS_DESCRIPTION = (
     "JSON Pointers (RFC 6901) to the values of `config` that are secret: encrypted at rest, "
-    f"and shown as the placeholder {PLACEHOLDER!r} to a caller whose key may not reveal "
+    f'and shown as the placeholder "{PLACEHOLDER}" to a caller whose key may not reveal '
     "secrets. Each must exist in `config`; at most 256, none inside another."
 )
-SecretLocationList = Annotated[list[str], Field(max_length=MAX_SECRET_LOCATIONS)]
+# A JSON Pointer below the root; that it names a value of `config` is checked with the config.
+SecretLocation = Annotated[str, Field(json_schema_extra={"pattern": "^/[^\\u0000]*$"})]
+SecretLocationList = Annotated[list[SecretLocation], Field(max_length=MAX_SECRET_LOCATIONS)]
 
 # `schema` shadows a BaseModel attribute, so the Python name is `json_schema`.
 _SCHEMA_DESCRIPTION = (

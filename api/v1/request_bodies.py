@@ -48,6 +48,17 @@ MERGE_PATCH_EXAMPLES: dict[str, Any] = {
         "summary": "Remove a key (null) and drop the schema",
         "value": {"config": {"features": None}, "schema": None},
     },
+    "mark a secret": {
+        "summary": "Set a password and mark it secret (the list is replaced whole)",
+        "value": {
+            "config": {"database": {"password": "s3cr3t-pa55"}},
+            "secrets": ["/database/password"],
+        },
+    },
+    "write back a masked value": {
+        "summary": "The placeholder at a secret location keeps the stored value",
+        "value": {"config": {"database": {"password": "********", "pool_size": 40}}},
+    },
 }
 
 
