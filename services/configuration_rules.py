@@ -23,6 +23,7 @@ from models.json_document import (
 from services.errors import FieldProblem, InvalidRequest
 from services.json_schema_rules import config_problems, schema_problems
 from services.merge_patch import apply_merge_patch
+from services.secret_values.errors import SecretsKeysNotSet
 from services.secret_values.locations import SecretLocations, check_locations, fill_placeholders
 
 
@@ -88,11 +89,17 @@ def raise_document_problems(
 
 
 def check_state(
-    state: State, *, max_json_depth: int, max_document_bytes: int | None = None
+    state: State,
+    *,
+    max_json_depth: int,
+    max_document_bytes: int | None = None,
+    can_seal: bool = True,
 ) -> None:
-    """Storage rules for config and schema (each at most `max_document_bytes` as stored),
-    then the schema itself, then config against it (errors never show a secret value; the
-    secret locations must have passed kept_secrets)."""
+    """A key to seal its secrets with (`can_seal`), storage rules for config and schema (each
+    at most `max_document_bytes` as stored), then the schema itself, then config against it
+    (errors never show a secret value; the secret locations must have passed kept_secrets)."""
+    if state.secrets and not can_seal:
+        raise InvalidRequest([no_key_for_secrets()])
     for document, root in ((state.config, "/config"), (state.schema, "/schema")):
         if document is not None:
             raise_document_problems(
@@ -153,6 +160,10 @@ def kept_secrets(state: State, stored: JsonObject | None) -> State:
     if problems:
         raise InvalidRequest(problems)
     return replace(state, config=config)
+
+
+def no_key_for_secrets() -> FieldProblem:
+    return FieldProblem("secrets", "secrets_keys_not_set", str(SecretsKeysNotSet()), "/secrets")
 
 
 def unknown_application(application_id: str) -> FieldProblem:

@@ -23,7 +23,6 @@ from models.configuration import (
     ConfigurationPatch,
     ConfigurationRevision,
     ConfigurationUpdate,
-    JsonObject,
 )
 from models.page import Page
 from models.versioned import Precondition, Versioned, last_writer_wins
@@ -43,7 +42,6 @@ from services.errors import (
     ApplicationNotFound,
     ConfigurationNameTaken,
     ConfigurationNotFound,
-    FieldProblem,
     InvalidRequest,
     RevisionNotFound,
 )
@@ -51,7 +49,6 @@ from services.ids import new_id
 from services.json_diff import diff as json_diff
 from services.preconditions import check_precondition
 from services.secret_values.cipher import SecretCipher
-from services.secret_values.errors import SecretsKeysNotSet
 from services.secret_values.locations import SecretLocations, diff_views
 from services.secret_values.sealing import SealedConfig, seal_config
 from services.secret_values.views import revealed
@@ -161,7 +158,12 @@ class ConfigurationService:
                 application_id=data.application_id,
                 name=data.name,
                 comments=data.comments,
-                config=self._sealed(state, configuration_id).config,
+                config=seal_config(
+                    state.config,
+                    SecretLocations.of(state.secrets),
+                    cipher=self._cipher,
+                    configuration_id=configuration_id,
+                ).config,
                 schema=data.json_schema,
                 secrets=list(state.secrets),
                 message=data.message,
@@ -295,8 +297,14 @@ class ConfigurationService:
             if not change.always_writes and state.same_as(State.of(plain)):
                 return current
             self._check(state)
-            previous = SealedConfig(current.config, SecretLocations.of(current.secrets))
-            sealed = self._sealed(state, configuration_id, previous, plain.config)
+            sealed = seal_config(
+                state.config,
+                SecretLocations.of(state.secrets),
+                cipher=self._cipher,
+                configuration_id=configuration_id,
+                previous=SealedConfig(current.config, SecretLocations.of(current.secrets)),
+                previous_plain=plain.config,
+            )
             try:
                 written = uow.configurations.update_if_revision(
                     configuration_id=configuration_id,
@@ -323,33 +331,12 @@ class ConfigurationService:
 
     def _check(self, state: State) -> None:
         """Every rule a written state keeps (its secret locations passed kept_secrets)."""
-        if state.secrets and not self._cipher.can_seal:
-            raise InvalidRequest([no_key_for_secrets()])
         check_state(
             state,
             max_json_depth=self._max_json_depth,
             max_document_bytes=self._max_document_bytes,
+            can_seal=self._cipher.can_seal,
         )
-
-    def _sealed(
-        self,
-        state: State,
-        configuration_id: str,
-        previous: SealedConfig | None = None,
-        previous_plain: JsonObject | None = None,
-    ) -> SealedConfig:
-        return seal_config(
-            state.config,
-            SecretLocations.of(state.secrets),
-            cipher=self._cipher,
-            configuration_id=configuration_id,
-            previous=previous,
-            previous_plain=previous_plain,
-        )
-
-
-def no_key_for_secrets() -> FieldProblem:
-    return FieldProblem("secrets", "secrets_keys_not_set", str(SecretsKeysNotSet()), "/secrets")
 
 
 def _revision(

@@ -22,7 +22,7 @@ from api.problems.schema import ProblemFieldError, problem_response
 from api.v1.conditional import entity_tag
 from database.errors import ConstraintConflict, DatabaseUnavailable, UnstorableValue
 from models.json_document import json_pointer
-from services.configuration_service import no_key_for_secrets
+from services.configuration_rules import no_key_for_secrets
 from services.errors import (
     ConcurrentModification,
     Conflict,
