@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from api.app_state import DeliveryDep, SettingsDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
-from api.v1.conditional import ETAG_HEADER_DOC, PreconditionDep
+from api.v1.conditional import ETAG_HEADER_DOC, TAGGED, PreconditionDep
 from api.v1.delivery_reads import (
     DELIVERY_HEADERS_DOC,
     NOT_MODIFIED_WAIT_DOC,
@@ -21,7 +21,7 @@ from api.v1.delivery_reads import (
 from api.v1.dependencies import ConfigurationServiceDep
 from api.v1.links import CONFIGURATION_LINKS, LOCATION_HEADER_DOC
 from api.v1.paths import ConfigurationIdPath
-from api.v1.representations import REVEALED_HEADER_DOC, WRITTEN, written
+from api.v1.representations import written
 from api.v1.request_bodies import (
     MERGE_PATCH_EXAMPLES,
     MERGE_PATCH_MEDIA_TYPE,
@@ -51,7 +51,7 @@ router = APIRouter(prefix="/configurations", tags=["configurations"], route_clas
     responses={
         201: {
             "description": "Created.",
-            "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC, **REVEALED_HEADER_DOC},
+            "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC},
             "links": CONFIGURATION_LINKS,
         },
         **problem_responses(400, 409, 413, 415, 422, 503, secrets=True),
@@ -69,7 +69,7 @@ def create_configuration(
     response.headers["Location"] = request.url_for(
         "get_configuration", configuration_id=configuration.value.id
     ).path
-    return written(request, response, configuration)
+    return written(response, configuration)
 
 
 @router.get(
@@ -99,7 +99,7 @@ async def get_configuration(configuration_id: ConfigurationIdPath, request: Requ
     "A change makes the next revision (`message` is kept with it); no change, no revision.",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), JsonBody],
     responses={
-        **WRITTEN,
+        **TAGGED,
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
     },
 )
@@ -109,14 +109,13 @@ def update_configuration(
     service: ConfigurationServiceDep,
     delivery: DeliveryDep,
     precondition: PreconditionDep,
-    request: Request,
     response: Response,
 ) -> Configuration:
     updated = service.update(
         configuration_id=configuration_id, changes=body, precondition=precondition
     )
     delivery.written(updated.value)
-    return written(request, response, updated)
+    return written(response, updated)
 
 
 @router.patch(
@@ -130,7 +129,7 @@ def update_configuration(
         Depends(require_merge_patch),
     ],
     responses={
-        **WRITTEN,
+        **TAGGED,
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
     },
 )
@@ -148,7 +147,6 @@ def patch_configuration(
     delivery: DeliveryDep,
     settings: SettingsDep,
     precondition: PreconditionDep,
-    request: Request,
     response: Response,
 ) -> Configuration:
     patched = service.merge_patch(
@@ -157,7 +155,7 @@ def patch_configuration(
         precondition=precondition,
     )
     delivery.written(patched.value)
-    return written(request, response, patched)
+    return written(response, patched)
 
 
 @router.delete(

@@ -29,7 +29,7 @@ from models.configuration import Configuration
 from models.versioned import Versioned
 from repositories.unit_of_work import unit_of_work_factory
 from services.secret_reveal_service import SecretRevealService
-from services.secret_values.views import Stored, configuration_id_of, view
+from services.secret_values.views import Stored, configuration_id_of, masked, view
 
 REVEALED_HEADERS = {"Cache-Control": "private, no-store"}
 
@@ -40,8 +40,8 @@ REVEALED_HEADER_DOC: dict[str, Any] = {
         "schema": {"type": "string", "examples": ["private, no-store"]},
     }
 }
-# OpenAPI entries: a 200 with its representation's ETag; a 304 for a read naming it.
-WRITTEN: dict[int | str, dict[str, Any]] = {
+# OpenAPI entries: a read's 200 with its representation's ETag; a 304 for a read naming it.
+SHOWN: dict[int | str, dict[str, Any]] = {
     200: {"headers": {**ETAG_HEADER_DOC, **REVEALED_HEADER_DOC}}
 }
 NOT_MODIFIED_REPRESENTATION: dict[int | str, dict[str, Any]] = {
@@ -162,14 +162,13 @@ def present(
     return body
 
 
-def written(
-    request: Request, response: Response, resource: Versioned[Configuration]
-) -> Configuration:
-    """A write's answer: the configuration it left, as the writer sees it."""
-    body: Configuration = present(
-        request, response, resource, application_id=resource.value.application_id
-    )
-    return body
+def written(response: Response, resource: Versioned[Configuration]) -> Configuration:
+    """A write's answer: the configuration it left, masked for every caller (a write is no
+    read: its answer, often logged by the tools that deploy, never shows secret values, and
+    an answer that could not be audited never follows a write that was made). Its ETag is the
+    masked representation's; If-Match accepts it as naming the revision."""
+    response.headers["ETag"] = entity_tag(resource.version)
+    return masked(resource.value)
 
 
 async def configuration_owner(request: Request, configuration_id: ConfigurationIdPath) -> str:

@@ -10,13 +10,13 @@ from fastapi.responses import JSONResponse
 from api.app_state import DeliveryDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
-from api.v1.conditional import IfNoneMatch, PreconditionDep
+from api.v1.conditional import TAGGED, IfNoneMatch, PreconditionDep
 from api.v1.dependencies import ConfigurationServiceDep
 from api.v1.pagination import LINK_HEADER_DOC, add_next_link
 from api.v1.paths import ConfigurationIdPath, RevisionPath
 from api.v1.representations import (
     NOT_MODIFIED_REPRESENTATION,
-    WRITTEN,
+    SHOWN,
     OwnerDep,
     present,
     shown_all,
@@ -65,7 +65,7 @@ def list_revisions(
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     response_model=ConfigurationRevision,
     responses={
-        **WRITTEN,
+        **SHOWN,
         **NOT_MODIFIED_REPRESENTATION,
         **problem_responses(404, 422, 503, secrets=True),
     },
@@ -90,7 +90,7 @@ def get_revision(
     "given one (the name stays). History only grows. The body is optional.",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), OptionalJsonBody],
     responses={
-        **WRITTEN,
+        **TAGGED,
         **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
     },
 )
@@ -100,7 +100,6 @@ def restore_revision(
     service: ConfigurationServiceDep,
     delivery: DeliveryDep,
     precondition: PreconditionDep,
-    request: Request,
     response: Response,
     body: RestoreRequest | None = None,
 ) -> Configuration:
@@ -111,7 +110,7 @@ def restore_revision(
         precondition=precondition,
     )
     delivery.written(restored.value)
-    return written(request, response, restored)
+    return written(response, restored)
 
 
 @router.get(
