@@ -25,14 +25,12 @@ class SecretRevealService:
         self._unit_of_work = unit_of_work
         self._actor = actor
 
-    def record(
-        self, *, configuration_id: str, application_id: str, revisions: Iterable[int]
-    ) -> int:
-        """Audit each revision the actor has not revealed before (one transaction); how many
-        were new."""
+    def record(self, *, application_id: str, revisions: Iterable[tuple[str, int]]) -> int:
+        """Audit each (configuration id, revision) of the application that the actor has not
+        revealed before, in one transaction; how many were new."""
         recorded = 0
         with self._unit_of_work() as uow:
-            for revision in sorted(set(revisions)):
+            for configuration_id, revision in sorted(set(revisions)):
                 if not uow.secrets.remember_reveal(
                     reader=reader_of(self._actor),
                     configuration_id=configuration_id,

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.app_state import get_database, get_delivery, get_reveal_memory, get_secret_cipher
 from api.auth.authorization import actor_of, may_reveal
+from api.auth.reveal_memory import Reveal
 from api.v1.conditional import ETAG_HEADER_DOC, entity_tag, none_match
 from api.v1.paths import ConfigurationIdPath
 from models.api_key import ApiKey
@@ -63,19 +64,18 @@ def reveals(request: Request, *, application_id: str, secrets: Sequence[str]) ->
     return bool(secrets) and may_reveal(caller_of(request), application_id)
 
 
-def _unseen(
-    request: Request, configuration_id: str, revisions: Iterable[int]
-) -> list[tuple[str, str, int]]:
+def _unseen(request: Request, revisions: Iterable[tuple[str, int]]) -> list[Reveal]:
     reader = caller_of(request).id
-    keys = [(reader, configuration_id, revision) for revision in revisions]
+    keys = [(reader, configuration_id, revision) for configuration_id, revision in revisions]
     return get_reveal_memory(request).unseen(keys)
 
 
 def record_reveals(
-    request: Request, *, configuration_id: str, application_id: str, revisions: Iterable[int]
+    request: Request, *, application_id: str, revisions: Iterable[tuple[str, int]]
 ) -> None:
-    """Audit the reveals this instance has not seen audited (sync: a threadpool route's)."""
-    unseen = _unseen(request, configuration_id, revisions)
+    """Audit the reveals of these (configuration id, revision) this instance has not seen
+    audited, in one transaction (sync: a threadpool route's)."""
+    unseen = _unseen(request, revisions)
     if not unseen:
         return
     service = SecretRevealService(
@@ -83,9 +83,8 @@ def record_reveals(
         actor=actor_of(request, caller_of(request)),
     )
     service.record(
-        configuration_id=configuration_id,
         application_id=application_id,
-        revisions=[revision for _, _, revision in unseen],
+        revisions=[(configuration_id, revision) for _, configuration_id, revision in unseen],
     )
     get_reveal_memory(request).remember(unseen)
 
@@ -94,50 +93,40 @@ async def record_reveal(
     request: Request, *, configuration_id: str, application_id: str, revision: int
 ) -> None:
     """The same for an async route: a repeat costs no thread."""
-    if _unseen(request, configuration_id, [revision]):
+    if _unseen(request, [(configuration_id, revision)]):
         await run_in_threadpool(
             record_reveals,
             request,
-            configuration_id=configuration_id,
             application_id=application_id,
-            revisions=[revision],
+            revisions=[(configuration_id, revision)],
         )
 
 
-def shown(request: Request, item: Stored, *, application_id: str) -> tuple[Stored, bool]:
-    """`item` (as stored) as this request's caller sees it, and whether that reveals secrets
-    (then audited, before the values leave)."""
-    revealing = reveals(request, application_id=application_id, secrets=item.secrets)
-    if revealing:
-        record_reveals(
-            request,
-            configuration_id=configuration_id_of(item),
-            application_id=application_id,
-            revisions=[item.revision],
-        )
-    return view(item, reveal=revealing, cipher=get_secret_cipher(request)), revealing
+def shown(request: Request, item: Stored, *, application_id: str) -> Stored:
+    """`item` (as stored) as this request's caller sees it (a reveal audited first)."""
+    return shown_all(request, [item], application_id=application_id)[0]
 
 
 def shown_all(request: Request, items: list[Stored], *, application_id: str) -> list[Stored]:
     """Each of `items` (one configuration's revisions, or one application's configurations)
-    as the caller sees it; the reveals audited in one transaction per configuration."""
+    as the caller sees it; the reveals audited first, in one transaction."""
     revealing = [
-        item
-        for item in items
-        if reveals(request, application_id=application_id, secrets=item.secrets)
+        reveals(request, application_id=application_id, secrets=item.secrets) for item in items
     ]
-    by_configuration: dict[str, list[int]] = {}
-    for item in revealing:
-        by_configuration.setdefault(configuration_id_of(item), []).append(item.revision)
-    for configuration_id, revisions in by_configuration.items():
-        record_reveals(
-            request,
-            configuration_id=configuration_id,
-            application_id=application_id,
-            revisions=revisions,
-        )
+    record_reveals(
+        request,
+        application_id=application_id,
+        revisions=[
+            (configuration_id_of(item), item.revision)
+            for item, shows in zip(items, revealing, strict=True)
+            if shows
+        ],
+    )
     cipher = get_secret_cipher(request)
-    return [view(item, reveal=item in revealing, cipher=cipher) for item in items]
+    return [
+        view(item, reveal=shows, cipher=cipher)
+        for item, shows in zip(items, revealing, strict=True)
+    ]
 
 
 def present(
@@ -157,7 +146,7 @@ def present(
     headers = {"ETag": etag, **(REVEALED_HEADERS if revealing else {})}
     if none_match(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    body, _ = shown(request, item, application_id=application_id)
+    body = shown(request, item, application_id=application_id)
     response.headers.update(headers)
     return body
 
