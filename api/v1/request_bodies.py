@@ -49,15 +49,15 @@ MERGE_PATCH_EXAMPLES: dict[str, Any] = {
         "value": {"config": {"features": None}, "schema": None},
     },
     "mark a secret": {
-        "summary": "Set a password and mark it secret (the list is replaced whole)",
+        "summary": "Set a database URL and mark it secret (the list is replaced whole)",
         "value": {
-            "config": {"database": {"password": "s3cr3t-pa55"}},
-            "secrets": ["/database/password"],
+            "config": {"database": {"url": "postgresql://app:s3cr3t-pa55@db.internal/pay"}},
+            "secrets": ["/database/url"],
         },
     },
     "write back a masked value": {
         "summary": "The placeholder at a secret location keeps the stored value",
-        "value": {"config": {"database": {"password": "********", "pool_size": 40}}},
+        "value": {"config": {"database": {"url": "********", "pool_size": 40}}},
     },
 }
 
