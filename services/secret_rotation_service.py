@@ -3,7 +3,7 @@ that encrypts, while the service runs.
 
 It walks the configurations, then the revisions, that hold secrets, in bounded batches by id,
 each batch one short transaction that locks only its rows: a write to one of them waits for
-the batch, not for the rotation. Only the envelopes change (the values, revisions and ETags stay
+the batch, not for the rotation. Only the envelopes change (the values, revisions and versions stay
 the same), and a row is updated only while it is still at the revision read. A write made
 during the walk by an instance whose first key is the new one seals what it writes under it;
 one by an instance still on the old keyring may leave an old envelope behind, so the walk is
