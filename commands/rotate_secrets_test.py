@@ -14,21 +14,17 @@ import httpx
 import pytest
 
 from commands.rotate_secrets import rotate_secrets
-from config.secrets_keys import parse_keyring
 from config.settings import PROJECT_ROOT
 from conftest import LiveServerFactory, make_settings
 from database.migration_runner import MigrationRunner
 from database.pool import Database
 from models.api_key import Role
-from models.application import ApplicationCreate
-from models.configuration import ConfigurationCreate, ConfigurationUpdate
-from repositories.unit_of_work import unit_of_work_factory
-from services.application_service import ApplicationService
-from services.configuration_service import ConfigurationService
-from services.secret_values.cipher import SecretCipher
-from testing.actors import TEST_ACTOR
 from testing.api_keys import bearer, create_api_key
-from testing.secret_keys import NEW_ONLY_SECRETS_KEYS, ROTATED_SECRETS_KEYS, TEST_SECRETS_KEYS
+from testing.secret_keys import (
+    NEW_ONLY_SECRETS_KEYS,
+    ROTATED_SECRETS_KEYS,
+    write_secret_history,
+)
 
 MERGE_PATCH = {"content-type": "application/merge-patch+json"}
 
@@ -41,35 +37,9 @@ def database_url(empty_database_url: str) -> str:
 
 
 def write_secrets(database_url: str, count: int, *, revisions: int = 2) -> list[str]:
-    """`count` configurations with a secret under the old key, each with `revisions`."""
     database = Database(dsn=database_url, min_size=0, max_size=2, wait_seconds=5)
     try:
-        application = ApplicationService(unit_of_work_factory(database), actor=TEST_ACTOR).create(
-            data=ApplicationCreate(name="billing")
-        )
-        service = ConfigurationService(
-            unit_of_work_factory(database),
-            max_json_depth=32,
-            actor=TEST_ACTOR,
-            cipher=SecretCipher(parse_keyring(TEST_SECRETS_KEYS).keys),
-        )
-        made = []
-        for number in range(count):
-            created = service.create(
-                data=ConfigurationCreate(
-                    application_id=application.value.id,
-                    name=f"c{number}",
-                    config={"password": f"pw-{number}-1", "counter": 0},
-                    secrets=["/password"],
-                )
-            ).value
-            for revision in range(2, revisions + 1):
-                service.update(
-                    configuration_id=created.id,
-                    changes=ConfigurationUpdate(config={"password": f"pw-{number}-{revision}"}),
-                )
-            made.append(created.id)
-        return made
+        return write_secret_history(database, count, revisions=revisions)
     finally:
         database.close()
 

@@ -39,6 +39,14 @@ class Pass:
     def changed(self) -> bool:
         return self.values > 0
 
+    def add(self, values: int, *, current: bool) -> None:
+        """`values` re-encrypted in one current row (`current`) or kept revision."""
+        self.values += values
+        if values and current:
+            self.configurations += 1
+        elif values:
+            self.revisions += 1
+
 
 @dataclass
 class RotationReport:
@@ -75,8 +83,8 @@ class SecretRotationService:
         for _ in range(max_passes):
             walk = Pass()
             report.failures.clear()  # each pass tries every one again
-            self._walk_configurations(walk, report)
-            self._walk_revisions(walk, report)
+            self._walk(walk, report, current=True)
+            self._walk(walk, report, current=False)
             report.passes.append(walk)
             if progress is not None:
                 progress(walk)
@@ -84,28 +92,19 @@ class SecretRotationService:
                 break
         return report
 
-    def _walk_configurations(self, walk: Pass, report: RotationReport) -> None:
-        after = ""
-        while True:
-            with self._unit_of_work() as uow:
-                batch = uow.secrets.configurations_with_secrets(after=after, limit=self._batch_size)
-                for stored in batch:
-                    count = self._reseal(uow, stored, report, current=True)
-                    walk.configurations += count > 0
-                    walk.values += count
-            if len(batch) < self._batch_size:
-                return
-            after = batch[-1].configuration_id
-
-    def _walk_revisions(self, walk: Pass, report: RotationReport) -> None:
+    def _walk(self, walk: Pass, report: RotationReport, *, current: bool) -> None:
+        """Every current row (`current`) or every kept revision that holds secrets, batch by
+        batch in the order of their keys."""
         after = ("", 0)
         while True:
             with self._unit_of_work() as uow:
-                batch = uow.secrets.revisions_with_secrets(after=after, limit=self._batch_size)
+                batch = (
+                    uow.secrets.configurations_with_secrets(after=after[0], limit=self._batch_size)
+                    if current
+                    else uow.secrets.revisions_with_secrets(after=after, limit=self._batch_size)
+                )
                 for stored in batch:
-                    count = self._reseal(uow, stored, report, current=False)
-                    walk.revisions += count > 0
-                    walk.values += count
+                    walk.add(self._reseal(uow, stored, report, current=current), current=current)
             if len(batch) < self._batch_size:
                 return
             after = (batch[-1].configuration_id, batch[-1].revision)

@@ -12,17 +12,20 @@ from config.secrets_keys import parse_keyring
 from conftest import make_settings
 from database.migration_runner import MigrationRunner
 from database.pool import Database
-from models.application import ApplicationCreate
-from models.configuration import ConfigurationCreate, ConfigurationUpdate
+from models.configuration import ConfigurationUpdate
 from repositories.unit_of_work import unit_of_work_factory
-from services.application_service import ApplicationService
 from services.configuration_service import ConfigurationService
 from services.secret_rotation_service import Pass, SecretRotationService
 from services.secret_values.cipher import SecretCipher
 from services.secret_values.errors import SecretsKeysNotSet
 from services.secret_values.views import revealed
 from testing.actors import TEST_ACTOR
-from testing.secret_keys import NEW_ONLY_SECRETS_KEYS, ROTATED_SECRETS_KEYS, TEST_SECRETS_KEYS
+from testing.secret_keys import (
+    NEW_ONLY_SECRETS_KEYS,
+    ROTATED_SECRETS_KEYS,
+    TEST_SECRETS_KEYS,
+    write_secret_history,
+)
 
 OLD = SecretCipher(parse_keyring(TEST_SECRETS_KEYS).keys)
 ROTATED = SecretCipher(parse_keyring(ROTATED_SECRETS_KEYS).keys)
@@ -43,31 +46,6 @@ def configurations(database: Database, cipher: SecretCipher) -> ConfigurationSer
     )
 
 
-def write_history(database: Database, count: int) -> list[str]:
-    """`count` configurations with secrets under the old key, each with three revisions."""
-    application = ApplicationService(unit_of_work_factory(database), actor=TEST_ACTOR).create(
-        data=ApplicationCreate(name="billing")
-    )
-    service = configurations(database, OLD)
-    made = []
-    for number in range(count):
-        created = service.create(
-            data=ConfigurationCreate(
-                application_id=application.value.id,
-                name=f"c{number}",
-                config={"password": f"pw-{number}", "plain": 1},
-                secrets=["/password"],
-            )
-        ).value
-        for revision in (2, 3):
-            service.update(
-                configuration_id=created.id,
-                changes=ConfigurationUpdate(config={"password": f"pw-{number}-{revision}"}),
-            )
-        made.append(created.id)
-    return made
-
-
 def key_ids(database: Database) -> list[str]:
     """The key id of every envelope stored, current rows and revisions alike."""
     with database.transaction() as connection, connection.cursor() as cursor:
@@ -86,7 +64,7 @@ def history(database: Database, configuration_id: str, cipher: SecretCipher) -> 
 
 
 def test_everything_is_re_encrypted_in_batches_and_reads_the_same(database: Database) -> None:
-    made = write_history(database, 5)
+    made = write_secret_history(database, 5)
     before = [history(database, configuration_id, OLD) for configuration_id in made]
     passes: list[Pass] = []
 
@@ -105,7 +83,7 @@ def test_everything_is_re_encrypted_in_batches_and_reads_the_same(database: Data
 
 
 def test_running_it_again_changes_nothing(database: Database) -> None:
-    write_history(database, 2)
+    write_secret_history(database, 2)
     service = SecretRotationService(unit_of_work_factory(database), cipher=ROTATED)
     service.rotate()
     stored = _stored_text(database)
@@ -126,7 +104,7 @@ def _stored_text(database: Database) -> list[str]:
 
 
 def test_a_secret_under_a_missing_key_is_reported_and_left_alone(database: Database) -> None:
-    made = write_history(database, 1)
+    made = write_secret_history(database, 1)
     text_before = _stored_text(database)
 
     report = SecretRotationService(unit_of_work_factory(database), cipher=NEW_ONLY).rotate()
@@ -143,7 +121,7 @@ def test_a_secret_under_a_missing_key_is_reported_and_left_alone(database: Datab
 
 
 def test_a_write_after_the_new_key_came_first_seals_under_it(database: Database) -> None:
-    [configuration_id] = write_history(database, 1)
+    [configuration_id] = write_secret_history(database, 1)
 
     configurations(database, ROTATED).update(
         configuration_id=configuration_id, changes=ConfigurationUpdate(comments="kept secrets")

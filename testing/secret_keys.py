@@ -1,10 +1,22 @@
-"""Keyrings for tests: fixed keys, so that what one server sealed another can open (or, with
-another keyring, cannot). Never used outside tests."""
+"""Secrets for tests: fixed keyrings (so that what one server sealed another can open, or with
+another keyring cannot), the forms a leaked secret could take, and a history of sealed secrets.
+Never used outside tests."""
 
 from __future__ import annotations
 
 import base64
 import json
+import secrets
+
+from config.secrets_keys import parse_keyring
+from database.pool import Database
+from models.application import ApplicationCreate
+from models.configuration import ConfigurationCreate, ConfigurationUpdate
+from repositories.unit_of_work import unit_of_work_factory
+from services.application_service import ApplicationService
+from services.configuration_service import ConfigurationService
+from services.secret_values.cipher import SecretCipher
+from testing.actors import TEST_ACTOR as TESTS
 
 OLD_KEY = base64.b64encode(bytes(range(32))).decode()
 NEW_KEY = base64.b64encode(bytes(range(100, 132))).decode()
@@ -36,3 +48,34 @@ def secret_forms(secret: str) -> list[str]:
             forms.add(base64.b64encode(groups).decode())
             forms.add(base64.urlsafe_b64encode(groups).decode())
     return sorted(forms)
+
+
+def write_secret_history(database: Database, count: int, *, revisions: int = 3) -> list[str]:
+    """`count` configurations of a new application, each with a secret password sealed under
+    the test key, and `revisions` revisions (revision r holds `pw-<number>-<r>`)."""
+    application = ApplicationService(unit_of_work_factory(database), actor=TESTS).create(
+        data=ApplicationCreate(name=f"secrets-{secrets.token_hex(6)}")
+    )
+    service = ConfigurationService(
+        unit_of_work_factory(database),
+        max_json_depth=32,
+        actor=TESTS,
+        cipher=SecretCipher(parse_keyring(TEST_SECRETS_KEYS).keys),
+    )
+    made = []
+    for number in range(count):
+        created = service.create(
+            data=ConfigurationCreate(
+                application_id=application.value.id,
+                name=f"c{number}",
+                config={"password": f"pw-{number}-1", "counter": 0},
+                secrets=["/password"],
+            )
+        ).value
+        for revision in range(2, revisions + 1):
+            service.update(
+                configuration_id=created.id,
+                changes=ConfigurationUpdate(config={"password": f"pw-{number}-{revision}"}),
+            )
+        made.append(created.id)
+    return made
