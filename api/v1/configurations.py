@@ -46,7 +46,8 @@ router = APIRouter(prefix="/configurations", tags=["configurations"], route_clas
     status_code=201,
     summary="Create a configuration",
     description="`application_id` in the body names the owning application; an unknown one "
-    "is a 422. With a `schema`, `config` must satisfy it. This is revision 1.",
+    "is a 422. With a `schema`, `config` must satisfy it. This is revision 1. `secrets` marks "
+    'values of `config` as secret (needs SECRETS_KEYS); the answer shows them as "********".',
     dependencies=[requires(Permission.WRITE, ApplicationFrom.BODY), JsonBody],
     responses={
         201: {
@@ -77,7 +78,9 @@ def create_configuration(
     summary="Get a configuration",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="Served from this instance's memory when it can be trusted. With "
-    "If-None-Match and `Prefer: wait=N` this is a long poll (see the values route).",
+    "If-None-Match and `Prefer: wait=N` this is a long poll (see the values route). Secret "
+    'values show as "********" unless the key may reveal them (then the ETag ends in '
+    "`-revealed` and the answer is `Cache-Control: private, no-store`).",
     response_model=Configuration,
     openapi_extra=READ_HEADERS_DOC,
     responses={
@@ -96,7 +99,8 @@ async def get_configuration(configuration_id: ConfigurationIdPath, request: Requ
     summary="Update a configuration",
     description="Fields left out stay unchanged; `comments: null` and `schema: null` clear; "
     "`name` and `config` may be left out but not null; `config` replaces the whole document. "
-    "A change makes the next revision (`message` is kept with it); no change, no revision.",
+    "A change makes the next revision (`message` is kept with it); no change, no revision. "
+    '"********" at a secret location keeps the stored value; the answer shows secrets masked.',
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), JsonBody],
     responses={
         **TAGGED,
@@ -122,8 +126,9 @@ def update_configuration(
     "/{configuration_id}",
     summary="Change a configuration with a JSON merge patch",
     description="An RFC 7396 merge patch (`Content-Type: application/merge-patch+json`) of "
-    "`{name, comments, config, schema}`: members merge, `null` removes. A top-level `message` "
-    "is not patched but kept with the revision.",
+    "`{name, comments, config, schema, secrets}`: members merge, `null` removes. A top-level "
+    '`message` is not patched but kept with the revision. "********" at a secret location '
+    "keeps the stored value; the answer shows secrets masked.",
     dependencies=[
         requires(Permission.WRITE, ApplicationFrom.CONFIGURATION),
         Depends(require_merge_patch),

@@ -39,7 +39,8 @@ class JsonPatchResponse(JSONResponse):
     "/{configuration_id}/revisions",
     summary="List a configuration's revisions, newest first",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
-    description="Follow the `Link` header for older ones.",
+    description="Follow the `Link` header for older ones. Secret values show as "
+    '"********" unless the key may reveal them.',
     responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503, secrets=True)},
 )
 def list_revisions(
@@ -86,8 +87,9 @@ def get_revision(
 @router.post(
     "/{configuration_id}/revisions/{revision}/restore",
     summary="Restore a revision",
-    description="Makes a new revision whose config, schema and comments are those of the "
-    "given one (the name stays). History only grows. The body is optional.",
+    description="Makes a new revision whose config, schema, secrets and comments are those of "
+    "the given one, secret values included (the name stays). History only grows. The body is "
+    'optional; the answer shows secrets as "********".',
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), OptionalJsonBody],
     responses={
         **TAGGED,
@@ -118,7 +120,8 @@ def restore_revision(
     summary="Diff two revisions as a JSON Patch",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="An RFC 6902 JSON Patch that turns revision `from`'s config into revision "
-    "`to`'s (either may be the older one).",
+    "`to`'s (either may be the older one). A changed secret is a `replace` whose value is "
+    '"********", for every caller: never the values.',
     response_class=JsonPatchResponse,
     responses={
         200: {

@@ -43,7 +43,8 @@ router = APIRouter(tags=["delivery"])
     description="The document itself (not wrapped), served from this instance's memory when "
     "it can be trusted. Percent-encode the names (a space as `%20`, `/` as `%2F`). "
     "`?revision=N` gives an older revision's document. With If-None-Match and `Prefer: "
-    "wait=N` this is a long poll.",
+    'wait=N` this is a long poll. Secret values show as "********" unless the key may reveal '
+    "them (then the ETag ends in `-revealed`, with `Cache-Control: private, no-store`).",
     response_class=Response,
     openapi_extra=READ_HEADERS_DOC,
     responses={
