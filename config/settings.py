@@ -63,8 +63,9 @@ class Settings(BaseSettings):
         default=2000,
         ge=1,
         le=3_600_000,
-        description="How long a request may wait for database locks, in all, however many locks, "
-        "statements and retries it takes; then its statement is cancelled (503).",
+        description="The most a request waits for database locks, in all, however many locks, "
+        "statements and retries it takes: once its database work has run this long, a statement "
+        "of it still waiting for a lock is cancelled (503).",
     )
     database_keepalives_idle_seconds: int = Field(
         default=10, ge=1, le=7200, description="Idle seconds before TCP keepalive probes start."
