@@ -5,7 +5,8 @@ The stream of the application is opened without a position the first time (the s
 `: stream open` comment says it is subscribed), then the current state is read, so nothing
 between the first read and the subscription is missed. Every later connection sends
 `Last-Event-ID`, the position of the last change handled, and the service replays every change
-after it: a restart or another instance misses nothing and repeats nothing. A position only
+after it: a restart or another instance misses nothing and repeats nothing. (Until a first
+event brings a position, each connection reads the current state again instead.) A position only
 moves once its change has been handed to the caller, so a failure midway asks for it again.
 """
 
@@ -355,7 +356,9 @@ class Follow:
             self.follower.application,
             self.position,
         )
-        if self.resync_needed:
+        # Without a position (no event yet since the first connection) this stream replays
+        # nothing: what changed while reconnecting is found by reading again.
+        if self.resync_needed or self.position is None:
             yield from self.follower.resync()
             self.resync_needed = False
         # Only now: a stream that opens but whose first read fails keeps backing off.

@@ -351,3 +351,33 @@ def test_an_application_watch_started_on_the_cache_repeats_nothing_once_connecte
     last = seen[2]
     assert isinstance(last, Document)
     assert (last.name, last.revision, last.value, last.stale) == ("production", 2, {"v": 2}, False)
+
+
+@pytest.mark.parametrize("whole_application", [False, True])
+def test_a_watch_that_saw_no_event_yet_misses_nothing_across_a_restart(
+    database_url: str, live_server_factory: LiveServerFactory, tmp_path: Path, whole_application: bool
+) -> None:
+    """Before its first event a watch has no position to resume from: the changes written
+    while it reconnects are found by reading again, not lost."""
+    port = free_port()
+    key = create_api_key(make_settings(database_url), name="first-event watcher").key
+    log = tmp_path / "service.log"
+    with (
+        live_server_factory(make_settings(database_url)) as other,
+        httpx.Client(base_url=other.url, timeout=30) as admin,
+    ):
+        seeded = seed(admin, {"v": 1})
+        name = None if whole_application else "production"
+        with (
+            served(database_url, port, log) as first,
+            watching(f"http://127.0.0.1:{port}", key, seeded.application, name) as watcher,
+        ):
+            time.sleep(0.5)  # the watch is subscribed and has read the current state
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=GENEROUS_SECONDS)
+            put(admin, seeded, {"v": 2})  # while the watcher's server is dead
+            with served(database_url, port, log):
+                seen = watcher.documents(2)
+                time.sleep(0.3)
+                assert len(watcher.items) == 2
+    assert seen == [(1, {"v": 1}), (2, {"v": 2})]
