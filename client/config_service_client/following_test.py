@@ -355,7 +355,10 @@ def test_an_application_watch_started_on_the_cache_repeats_nothing_once_connecte
 
 @pytest.mark.parametrize("whole_application", [False, True])
 def test_a_watch_that_saw_no_event_yet_misses_nothing_across_a_restart(
-    database_url: str, live_server_factory: LiveServerFactory, tmp_path: Path, whole_application: bool
+    database_url: str,
+    live_server_factory: LiveServerFactory,
+    tmp_path: Path,
+    whole_application: bool,
 ) -> None:
     """Before its first event a watch has no position to resume from: the changes written
     while it reconnects are found by reading again, not lost."""
@@ -381,3 +384,39 @@ def test_a_watch_that_saw_no_event_yet_misses_nothing_across_a_restart(
                 time.sleep(0.3)
                 assert len(watcher.items) == 2
     assert seen == [(1, {"v": 1}), (2, {"v": 2})]
+
+
+def test_a_configuration_renamed_away_then_created_again_is_followed_from_revision_1(
+    quick_server: LiveServer, quick_admin: httpx.Client
+) -> None:
+    """The watch has seen no event of its configuration yet (so knows no id of it) when it is
+    renamed away: the new configuration of that name is still followed from its revision 1."""
+    admin = quick_admin
+    seeded = seed(admin, {"v": 1})
+    put(admin, seeded, {"v": 2})
+    assert quick_server.admin_key is not None
+    with watching(
+        quick_server.url, quick_server.admin_key, seeded.application, "production"
+    ) as watcher:
+        time.sleep(0.5)  # the watch is subscribed
+        other = admin.post(
+            "/api/v1/configurations",
+            json={"application_id": seeded.application_id, "name": "staging", "config": {}},
+        )
+        assert other.status_code == 201
+        for value in ({"s": 2}, {"s": 3}):  # another configuration's changes: not ours
+            changed = admin.put(
+                f"/api/v1/configurations/{other.json()['id']}", json={"config": value}
+            )
+            assert changed.status_code == 200
+        renamed = admin.patch(
+            f"/api/v1/configurations/{seeded.configuration_id}",
+            content=b'{"name": "retired"}',
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert renamed.status_code == 200, renamed.text
+        again = seed_again(admin, seeded.application_id)
+        seen = watcher.documents(2)
+        time.sleep(0.3)
+        assert len(watcher.items) == 2
+    assert seen == [(2, {"v": 2}), (1, again)]
