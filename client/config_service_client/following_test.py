@@ -24,8 +24,8 @@ from config_service_client import Client, Deleted, Document
 from config_service_client.conftest import put, seed
 from config_service_client.following import Transport
 from conftest import LiveServer, LiveServerFactory, make_settings
-from main_test import free_port
 from testing.api_keys import create_api_key
+from testing.ports import free_port
 
 GENEROUS_SECONDS = 30.0
 # Servers that send heartbeats often and hold long polls briefly, so that a watch stopped by
