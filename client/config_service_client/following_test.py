@@ -360,8 +360,9 @@ def test_a_watch_that_saw_no_event_yet_misses_nothing_across_a_restart(
     tmp_path: Path,
     whole_application: bool,
 ) -> None:
-    """Before its first event a watch has no position to resume from: the changes written
-    while it reconnects are found by reading again, not lost."""
+    """Before its first event a watch has no position to resume from: what changed while it
+    reconnected is found by reading the current document again, not lost (with several
+    changes, only the last: there is no position to replay them from)."""
     port = free_port()
     key = create_api_key(make_settings(database_url), name="first-event watcher").key
     log = tmp_path / "service.log"
