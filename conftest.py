@@ -19,6 +19,7 @@ from config.settings import PROJECT_ROOT, Settings
 from database.embedded import start_embedded_postgres
 from database.migration_runner import MigrationRunner
 from database.pool import Database
+from testing.api_keys import bearer
 from testing.databases import temporary_database
 from testing.live_server import LiveServer, run_live_server
 
@@ -99,4 +100,21 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
 @pytest.fixture
 def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def checked_server(database_url: str) -> Iterator[LiveServer]:
+    """The real service, sending no key of its own: each request must bring one (the tests of
+    keys and what they reach)."""
+    with run_live_server(make_settings(database_url), default_key=False) as server:
+        yield server
+
+
+@pytest.fixture
+def admin(checked_server: LiveServer) -> Iterator[httpx.Client]:
+    """A client of `checked_server` that sends its admin key."""
+    assert checked_server.admin_key is not None
+    headers = bearer(checked_server.admin_key)
+    with httpx.Client(base_url=checked_server.url, headers=headers, timeout=30) as http:
         yield http

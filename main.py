@@ -15,33 +15,34 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import health, metrics
-from api.authorization import KeyCache
-from api.body_limit import BodyLimitMiddleware
-from api.delivery import start_delivery, stop_delivery
-from api.docs import install_docs
-from api.header_limit import HeaderLimitMiddleware
-from api.header_protocol import HeaderLimitProtocol
-from api.openapi import DESCRIPTION, install_openapi
-from api.problems import install_problem_handlers
-from api.rate_limit import RateLimitMiddleware
-from api.request_context import RequestContextMiddleware
-from api.shutdown import (
+from api import operations
+from api.auth.key_cache import KeyCache
+from api.edge import metrics
+from api.edge.body_limit import BodyLimitMiddleware
+from api.edge.header_limit import HeaderLimitMiddleware
+from api.edge.header_protocol import HeaderLimitProtocol, SettingsHeaderLimitProtocol
+from api.edge.rate_limit import RateLimitMiddleware
+from api.edge.request_context import RequestContextMiddleware
+from api.edge.shutdown import (
     CutOffMiddleware,
     DrainingServer,
     cut_off_database_work,
     graceful_shutdown_timeout,
 )
-from api.v1 import router as v1_router
+from api.openapi.document import DESCRIPTION, install_openapi
+from api.openapi.pages import install_docs
+from api.problems.handlers import install_problem_handlers
+from api.v1.router import router as v1_router
+from commands.create_key import create_key
+from commands.startup import StartupFailed, check_port_is_free, prepare_database
 from config.logging_setup import database_url_secrets, logging_config
 from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
-from create_key import create_key
 from database.pool import Database
 from database.readiness import ReadinessProbe
 from database.url import resolve_database_url
+from delivery.runtime import Delivery
 from models.api_key import ApiKeyCreate, Role
 from models.audit import Actor
-from startup import StartupFailed, check_port_is_free, prepare_database
 
 logger = logging.getLogger("config_service")
 
@@ -64,12 +65,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.readiness = ReadinessProbe(
         database_url, connect_timeout_seconds=settings.database_connect_timeout_seconds
     )
-    await start_delivery(app, database, database_url)
+    delivery = await Delivery.start(
+        settings=settings,
+        database=database,
+        database_url=database_url,
+        draining=app.state.draining,
+    )
+    app.state.delivery = delivery  # read by api/app_state.py's accessor
     try:
         yield
     finally:
         app.state.draining.set()
-        await stop_delivery(app)
+        await delivery.stop()
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements
         # may: cancel them, or closing their connections would wait for them.
         database.cancel_running()
@@ -87,7 +94,7 @@ def create_app(
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # api/docs.py serves the pages without a CDN
+        docs_url=None,  # api/openapi/pages.py serves the pages without a CDN
         redoc_url=None,
         openapi_tags=[
             {"name": "applications", "description": "Owners of configurations."},
@@ -104,8 +111,7 @@ def create_app(
     app.state.metrics = metrics.Metrics()
     app.state.key_cache = KeyCache(seconds=settings.api_key_cache_seconds)
     app.include_router(v1_router)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(operations.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(CutOffMiddleware, draining=app.state.draining)
@@ -116,6 +122,12 @@ def create_app(
     install_openapi(app)
     install_docs(app)
     return app
+
+
+def import_string(item: type) -> str:
+    """`module:name`, as uvicorn imports what a new process needs; derived from the item
+    itself, so that renaming or moving it cannot leave a stale string behind."""
+    return f"{item.__module__}:{item.__qualname__}"
 
 
 def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -> None:
@@ -133,7 +145,8 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
             reload=True,
             reload_dirs=[str(PROJECT_ROOT)],
             reload_excludes=[".postgres", ".venv"],
-            http="api.header_protocol:SettingsHeaderLimitProtocol",
+            # Each reloaded worker imports the protocol by name (it reads its limit itself).
+            http=import_string(SettingsHeaderLimitProtocol),
             timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
         )
         return

@@ -176,7 +176,7 @@ def logging_config(
         "root": {"level": level.upper(), "handlers": ["default"]},
         "loggers": {
             # uvicorn's records go through the root handler; its access log is replaced by
-            # the one line per request that api/request_context.py writes.
+            # the one line per request that api/edge/request_context.py writes.
             "uvicorn": {"level": level.upper(), "handlers": [], "propagate": True},
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
             # The embedded PostgreSQL's wrapper narrates every start at INFO.

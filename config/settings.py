@@ -74,9 +74,8 @@ class Settings(BaseSettings):
         default=2000,
         ge=1,
         le=3_600_000,
-        description="PostgreSQL aborts a statement that waits longer for one lock. It applies to "
-        "each lock: a write queued behind another waiting write waits for two, so up to about "
-        "twice this in all.",
+        description="How long a request may wait for database locks, in all, however many locks, "
+        "statements and retries it takes; then its statement is cancelled (503).",
     )
     database_keepalives_idle_seconds: int = Field(
         default=10, ge=1, le=7200, description="Idle seconds before TCP keepalive probes start."

@@ -1,9 +1,9 @@
 """The driver side of LISTEN/NOTIFY: one autocommit connection that listens on a channel.
 
 It is watched with the event loop's `add_reader` (psycopg2's `poll()` and `notifies`), so no
-thread sits waiting on it; queries on it (`run`) go to the threadpool while the loop stops
-watching it. Every driver failure surfaces as `ListenConnectionLost`, so callers above
-`database/` never see psycopg2.
+thread sits waiting on it; queries on it (`run`) go to anyio's threadpool (the one the web
+framework runs sync routes on) while the loop stops watching it. Every driver failure surfaces
+as `ListenConnectionLost`, so callers above `database/` never see psycopg2.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import psycopg2
 import psycopg2.extensions
+from anyio import to_thread
 from psycopg2 import sql
-from starlette.concurrency import run_in_threadpool
 
 Connection = psycopg2.extensions.connection
 T = TypeVar("T")
@@ -49,14 +49,14 @@ class ListenConnection:
             return connection
 
         try:
-            return cls(await run_in_threadpool(connect))
+            return cls(await to_thread.run_sync(connect))
         except (psycopg2.Error, OSError) as error:
             raise ListenConnectionLost(str(error).strip()) from error
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         """Run a sync `work(connection)` (queries on this connection) in the threadpool."""
         try:
-            return await run_in_threadpool(work, self._connection)
+            return await to_thread.run_sync(work, self._connection)
         except (psycopg2.Error, OSError) as error:
             raise ListenConnectionLost(str(error).strip()) from error
 

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import psycopg2
@@ -26,6 +26,7 @@ from database.error_classification import (
     translate_database_error,
 )
 from database.errors import DatabaseUnavailable, PoolExhausted
+from database.lock_budget import LockWatch, Watched
 from database.pool_events import IgnoringListener, PoolListener, PoolUsage
 
 logger = logging.getLogger(__name__)
@@ -33,14 +34,24 @@ logger = logging.getLogger(__name__)
 Connection = psycopg2.extensions.connection
 
 
-def session_options(*, statement_timeout_ms: int, lock_timeout_ms: int) -> str:
-    """Server settings every pooled session starts with (sent in the startup packet)."""
-    return (
-        f"-c statement_timeout={int(statement_timeout_ms)} "
-        f"-c lock_timeout={int(lock_timeout_ms)} "
-        "-c idle_in_transaction_session_timeout=60000 "
-        "-c timezone=UTC"
-    )
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """The libpq options of every connection the service keeps (the pool's and the change
+    listener's): the one place that maps the DATABASE_* settings onto a connection."""
+    return {
+        "connect_timeout": settings.database_connect_timeout_seconds,
+        # Server settings every session starts with (sent in the startup packet).
+        "options": (
+            f"-c statement_timeout={int(settings.database_statement_timeout_ms)} "
+            f"-c lock_timeout={int(settings.database_lock_timeout_ms)} "
+            "-c idle_in_transaction_session_timeout=60000 "
+            "-c timezone=UTC"
+        ),
+        "keepalives": 1,
+        "keepalives_idle": settings.database_keepalives_idle_seconds,
+        "keepalives_interval": settings.database_keepalives_interval_seconds,
+        "keepalives_count": settings.database_keepalives_count,
+        "tcp_user_timeout": settings.database_tcp_user_timeout_ms,
+    }
 
 
 class Database:
@@ -53,15 +64,14 @@ class Database:
         min_size: int,
         max_size: int,
         wait_seconds: float,
-        connect_timeout_seconds: int = 5,
-        statement_timeout_ms: int = 5000,
-        lock_timeout_ms: int = 2000,
-        keepalives_idle_seconds: int = 10,
-        keepalives_interval_seconds: int = 5,
-        keepalives_count: int = 3,
-        tcp_user_timeout_ms: int = 20000,
+        connect_options: dict[str, Any] | None = None,
         listener: PoolListener | None = None,
+        lock_timeout_seconds: float | None = None,
     ) -> None:
+        """`connect_options`: libpq options of every connection (`connection_options` maps the
+        settings onto them); None: libpq's defaults. `lock_timeout_seconds`: each request's
+        whole wait for locks (database/lock_budget.py); None: only PostgreSQL's own limit on
+        each wait."""
         self._wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(max_size)
         self._min_size = min_size
@@ -74,21 +84,18 @@ class Database:
         # minconn=0 so that creating the pool never connects: the service must start even
         # while the database is down. minconn is then raised to keep idle connections open.
         self._pool = ThreadedConnectionPool(
-            0,
-            max_size,
-            dsn,
-            connect_timeout=connect_timeout_seconds,
-            application_name="config-service",
-            options=session_options(
-                statement_timeout_ms=statement_timeout_ms, lock_timeout_ms=lock_timeout_ms
-            ),
-            keepalives=1,
-            keepalives_idle=keepalives_idle_seconds,
-            keepalives_interval=keepalives_interval_seconds,
-            keepalives_count=keepalives_count,
-            tcp_user_timeout=tcp_user_timeout_ms,
+            0, max_size, dsn, application_name="config-service", **(connect_options or {})
         )
         self._pool.minconn = min_size
+        self._lock_watch = (
+            None
+            if lock_timeout_seconds is None
+            else LockWatch(
+                dsn=dsn,
+                connect_options=connect_options or {},
+                lock_timeout_seconds=lock_timeout_seconds,
+            )
+        )
         # Set once the shutdown grace is over: work cancelled from then on is reported as such.
         self._cancelled_for_shutdown = False
 
@@ -96,21 +103,15 @@ class Database:
     def from_settings(
         cls, settings: Settings, database_url: str, *, listener: PoolListener | None = None
     ) -> Database:
-        """The pool the service runs on, configured from its settings (the one place that
-        maps DATABASE_* settings onto the pool)."""
+        """The pool the service runs on, configured from its settings."""
         return cls(
             dsn=database_url,
             min_size=settings.database_pool_min_size,
             max_size=settings.database_pool_max_size,
             wait_seconds=settings.database_pool_timeout_seconds,
-            connect_timeout_seconds=settings.database_connect_timeout_seconds,
-            statement_timeout_ms=settings.database_statement_timeout_ms,
-            lock_timeout_ms=settings.database_lock_timeout_ms,
-            keepalives_idle_seconds=settings.database_keepalives_idle_seconds,
-            keepalives_interval_seconds=settings.database_keepalives_interval_seconds,
-            keepalives_count=settings.database_keepalives_count,
-            tcp_user_timeout_ms=settings.database_tcp_user_timeout_ms,
+            connect_options=connection_options(settings),
             listener=listener,
+            lock_timeout_seconds=settings.database_lock_timeout_ms / 1000,
         )
 
     def cancel_running(self) -> int:
@@ -142,6 +143,8 @@ class Database:
                 self._pool.putconn(connection)
 
     def close(self) -> None:
+        if self._lock_watch is not None:
+            self._lock_watch.close()
         self._pool.closeall()
 
     def usage(self) -> PoolUsage:
@@ -172,20 +175,31 @@ class Database:
             connection = self._checkout()
             broken = False
             try:
-                yield connection
+                with self._watching(connection) as watched:
+                    yield connection
             except psycopg2.Error as error:
                 broken = connection.closed != 0 or is_connection_failure(error)
-                self.listener.database_error(classify_database_error(error))
+                # Cancelled by the lock watch: the request's whole wait for locks is spent.
+                budget_spent = watched is not None and watched.cancelled
+                kind = "lock_timeout" if budget_spent else classify_database_error(error)
+                self.listener.database_error(kind)
                 if broken:
                     self._connection_failed()
                 if self._cancelled_for_shutdown:
                     raise _shutting_down() from error
+                if budget_spent:
+                    raise _lock_budget_spent() from error
                 raise translate_database_error(error) from error
             finally:
                 stale = generation != self._failure_generation
                 self._pool.putconn(connection, close=broken or stale or connection.closed != 0)
         finally:
             self._slots.release()
+
+    def _watching(self, connection: Connection) -> AbstractContextManager[Watched | None]:
+        if self._lock_watch is None:
+            return nullcontext()
+        return self._lock_watch.watching(connection)
 
     def _acquire_slot(self) -> None:
         started = time.monotonic()
@@ -254,6 +268,11 @@ def _pool_internals(
 ) -> tuple[threading.Lock, dict[Any, Connection], list[Connection]]:
     """psycopg2 exposes no counts: its lock, its lent-out map and its idle list."""
     return pool._lock, pool._used, pool._pool  # type: ignore[attr-defined]
+
+
+def _lock_budget_spent() -> DatabaseUnavailable:
+    # The same words as PostgreSQL's own lock timeout (database/error_classification.py).
+    return DatabaseUnavailable("the data is locked by another operation; try again")
 
 
 def _shutting_down() -> DatabaseUnavailable:

@@ -1,6 +1,6 @@
 """What the pool reports about itself, for metrics, without depending on a metrics library.
 
-`Database` calls a `PoolListener`; the default one ignores everything. `api/metrics.py` plugs
+`Database` calls a `PoolListener`; the default one ignores everything. `api/edge/metrics.py` plugs
 in one that records Prometheus samples.
 """
 

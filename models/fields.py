@@ -18,6 +18,8 @@ ULID_PATTERN = "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"
 _ULID = re.compile(ULID_PATTERN)
 EXAMPLE_APPLICATION_ID = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 EXAMPLE_CONFIGURATION_ID = "01JQ3V7B2D4F6H8K0M2P4R6T8V"
+# Revisions are PostgreSQL integers; a larger one names no revision there can be.
+MAX_REVISION = 2**31 - 1
 
 # Characters a name may not start or end with (Unicode white space) and may not contain at all
 # (C0 and C1 control characters). Written out, not as \s, so that Python and the ECMA-262

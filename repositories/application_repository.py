@@ -72,6 +72,10 @@ SELECT_APPLICATION_ID_BY_NAME = """
     SELECT id FROM applications WHERE name = %(name)s
 """
 
+SELECT_EXISTING_APPLICATION_IDS = """
+    SELECT id FROM applications WHERE id = ANY(%(ids)s)
+"""
+
 SELECT_OWNER_OF_CONFIGURATION = """
     SELECT application_id FROM configurations WHERE id = %(id)s
 """
@@ -159,6 +163,12 @@ class ApplicationRepository(Repository):
     def id_by_name(self, *, name: str) -> str | None:
         row = self._fetch_one(SELECT_APPLICATION_ID_BY_NAME, {"name": name})
         return None if row is None else str(row["id"])
+
+    def existing_ids(self, *, application_ids: list[str]) -> set[str]:
+        """Those of `application_ids` that name an application."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(SELECT_EXISTING_APPLICATION_IDS, {"ids": application_ids})
+            return {row[0] for row in cursor.fetchall()}
 
     def owner_of_configuration(self, *, configuration_id: str) -> str | None:
         """The id of the application a configuration belongs to (it never moves)."""

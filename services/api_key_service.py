@@ -22,6 +22,23 @@ def usable(key: ApiKey, *, now: datetime | None = None) -> bool:
     return key.revoked_at is None and (key.expires_at is None or key.expires_at > moment)
 
 
+def unknown_applications(uow: UnitOfWork, application_ids: list[str] | None) -> list[FieldProblem]:
+    """One problem for each id that names no application: ids are made by the service, so a
+    key limited to such an id could never reach anything."""
+    if not application_ids:
+        return []
+    existing = uow.applications.existing_ids(application_ids=application_ids)
+    return [
+        FieldProblem.at(
+            f"/applications/{index}",
+            rule="application_exists",
+            message=f"application {application_id} does not exist",
+        )
+        for index, application_id in enumerate(application_ids)
+        if application_id not in existing
+    ]
+
+
 def expiry_in_the_past() -> FieldProblem:
     return FieldProblem(
         field="expires_at",
@@ -43,6 +60,9 @@ class ApiKeyService:
             drawn = new_key()
 
             def attempt(uow: UnitOfWork, drawn: NewKey = drawn) -> StoredKey | None:
+                unknown = unknown_applications(uow, data.applications)
+                if unknown:
+                    raise InvalidRequest(unknown)
                 stored = uow.api_keys.add(
                     key_id=new_id(),
                     name=data.name,
@@ -98,14 +118,6 @@ class ApiKeyService:
         if stored is None or not same_hash(key_hash(key, pepper=self._pepper), stored.secret_hash):
             return None
         return stored.key
-
-    def application_id_by_name(self, *, name: str) -> str | None:
-        with self._unit_of_work() as uow:
-            return uow.applications.id_by_name(name=name)
-
-    def owner_of_configuration(self, *, configuration_id: str) -> str | None:
-        with self._unit_of_work() as uow:
-            return uow.applications.owner_of_configuration(configuration_id=configuration_id)
 
 
 def _audit(uow: UnitOfWork, actor: Actor, action: AuditAction, key_id: str) -> None:

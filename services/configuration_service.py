@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.audit import Actor, AuditAction, AuditEntry, TargetType
-from models.change import ChangeEntry, ChangeKind
+from models.audit import Actor, AuditAction
 from models.configuration import (
     Configuration,
     ConfigurationCreate,
@@ -24,6 +23,7 @@ from models.versioned import Precondition, Versioned, last_writer_wins
 from repositories.configuration_repository import ConfigurationRepository
 from repositories.errors import DuplicateKey
 from repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from services.configuration_records import record_change
 from services.configuration_rules import (
     Change,
     State,
@@ -141,8 +141,9 @@ class ConfigurationService:
             )
             if created is None:
                 raise ConfigurationNameTaken(application_id=data.application_id, name=data.name)
-            self._audit(uow, AuditAction.CONFIGURATION_CREATED, created, before=None)
-            record_change(uow, created, ChangeKind.CREATED)
+            record_change(
+                uow, self._actor, AuditAction.CONFIGURATION_CREATED, before=None, after=created
+            )
             return created
 
         return versioned(retry_write(self._unit_of_work, attempt))
@@ -231,8 +232,9 @@ class ConfigurationService:
                 configuration_id=configuration_id, expected_revision=current.revision
             ):
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
-            self._audit(uow, AuditAction.CONFIGURATION_DELETED, None, before=current)
-            record_change(uow, current, ChangeKind.DELETED)
+            record_change(
+                uow, self._actor, AuditAction.CONFIGURATION_DELETED, before=current, after=None
+            )
 
         retry_write(self._unit_of_work, attempt)
 
@@ -280,46 +282,10 @@ class ConfigurationService:
             if written is None:
                 # Another writer got there first; the next attempt starts from its revision.
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
-            kind = ChangeKind.RESTORED if change.restored_from else ChangeKind.UPDATED
-            self._audit(uow, action, written, before=current)
-            record_change(uow, written, kind)
+            record_change(uow, self._actor, action, before=current, after=written)
             return written
 
         return versioned(retry_write(self._unit_of_work, attempt))
-
-    def _audit(
-        self,
-        uow: UnitOfWork,
-        action: AuditAction,
-        after: Configuration | None,
-        *,
-        before: Configuration | None,
-    ) -> None:
-        """Who made the change and between which revisions (the values stay in revisions)."""
-        subject = after or before
-        assert subject is not None  # noqa: S101 (a change has a before or an after)  # nosec B101
-        entry = AuditEntry(
-            action=action,
-            target_type=TargetType.CONFIGURATION,
-            target_id=subject.id,
-            application_id=subject.application_id,
-            configuration_id=subject.id,
-            revision_before=None if before is None else before.revision,
-            revision_after=None if after is None else after.revision,
-        )
-        uow.audit.append(actor=self._actor, entry=entry)
-
-
-def record_change(uow: UnitOfWork, configuration: Configuration, kind: ChangeKind) -> None:
-    """Append the change to the change log; the last statement of the write's transaction."""
-    deleted = kind is ChangeKind.DELETED
-    entry = ChangeEntry(
-        kind=kind,
-        configuration_id=configuration.id,
-        name=configuration.name,
-        revision=None if deleted else configuration.revision,
-    )
-    uow.change_log.append(application_id=configuration.application_id, entries=[entry])
 
 
 def _revision(

@@ -1,7 +1,8 @@
-"""Reads for delivery: configurations by name, older revisions, and the change log.
+"""Reads for delivery: configurations by id and by name, older revisions, who owns what, and
+the change log.
 
 Plain sync code over the pool (each read is one short transaction); the waiting and streaming
-around it is async and lives in services/change_feed.py and api/v1/values.py.
+around it is async and lives in delivery/.
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ class DeliveryService:
         if current is None:
             raise ConfigurationNameNotFound(application_name=application_name, name=name)
         raise RevisionNotFound(configuration_id=current.id, revision=revision)
+
+    def owner_of(self, *, configuration_id: str) -> str | None:
+        """The id of the application the configuration belongs to; None when it does not
+        exist."""
+        with self._unit_of_work() as uow:
+            return uow.applications.owner_of_configuration(configuration_id=configuration_id)
+
+    def application_id_by_name(self, *, name: str) -> str | None:
+        with self._unit_of_work() as uow:
+            return uow.applications.id_by_name(name=name)
 
     def check_application(self, *, application_id: str) -> None:
         with self._unit_of_work() as uow:

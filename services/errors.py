@@ -1,4 +1,5 @@
-"""Domain errors: what went wrong, in the service's words. api/problems.py maps them to HTTP."""
+"""Domain errors: what went wrong, in the service's words. api/problems/handlers.py maps them to
+HTTP."""
 
 from __future__ import annotations
 

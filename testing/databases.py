@@ -1,4 +1,5 @@
-"""Throw-away databases for the test suite, on the embedded server or on DATABASE_URL's.
+"""Throw-away databases for the test suite, on the embedded server or on DATABASE_URL's, and
+a way to see sessions queue for locks.
 
 Tests never use the development database itself: each gets a database of its own, created from
 template0 and dropped afterwards.
@@ -7,6 +8,7 @@ template0 and dropped afterwards.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -49,3 +51,23 @@ def temporary_database(dsn: str, *, prefix: str = "config_service_test") -> Iter
 
 def database_name(dsn: str) -> str:
     return str(parse_dsn(dsn).get("dbname", ""))
+
+
+def wait_for_lock_waiters(database_url: str, count: int) -> None:
+    """Until `count` sessions of this database wait for a lock, as PostgreSQL reports it."""
+    watcher = psycopg2.connect(database_url)
+    watcher.autocommit = True
+    try:
+        with watcher.cursor() as cursor:
+            for _ in range(3000):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                row = cursor.fetchone()
+                if row is not None and row[0] >= count:
+                    return
+                time.sleep(0.01)
+        raise AssertionError(f"{count} lock waiters never appeared")
+    finally:
+        watcher.close()

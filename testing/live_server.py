@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.header_protocol import HeaderLimitProtocol
+from api.edge.header_protocol import HeaderLimitProtocol
 from config.settings import Settings
 from main import create_app
 from testing.api_keys import create_api_key

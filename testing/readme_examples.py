@@ -1,6 +1,6 @@
 """Run the README's curl examples as one story and compare each answer with what it shows.
 
-readme_test.py uses this; the convention is described there and at the top of the README's
+checks/readme_test.py uses this; the convention is described there and at the top of the README's
 API section.
 """
 

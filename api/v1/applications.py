@@ -4,29 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.exceptions import HTTPException
 
-from api.authorization import (
+from api.app_state import DeliveryDep
+from api.auth.authorization import (
     ApplicationFrom,
     AuthenticatedKey,
     Permission,
     requires,
     scope_of,
 )
-from api.conditional import (
+from api.problems.examples import problem_responses
+from api.v1.conditional import (
     ETAG_HEADER_DOC,
+    NOT_MODIFIED,
+    TAGGED,
     IfNoneMatch,
     PreconditionDep,
     tagged,
-    tagged_or_not_modified,
 )
-from api.delivery import DeliveryDep
-from api.dependencies import ApplicationServiceDep, ConfigurationServiceDep, JsonBody
-from api.json_body import JsonLimitsRoute
-from api.links import APPLICATION_LINKS
-from api.pagination import LINK_HEADER_DOC, add_next_link
-from api.problems import problem_responses
+from api.v1.dependencies import ApplicationServiceDep, ConfigurationServiceDep
+from api.v1.links import APPLICATION_LINKS, LOCATION_HEADER_DOC
+from api.v1.pagination import LINK_HEADER_DOC, add_next_link
+from api.v1.paths import ApplicationIdPath
+from api.v1.request_bodies import JsonBody, JsonLimitsRoute
 from models.application import (
     Application,
     ApplicationCreate,
@@ -38,18 +40,6 @@ from models.fields import ApplicationId, ConfigurationId, Name
 
 router = APIRouter(prefix="/applications", tags=["applications"], route_class=JsonLimitsRoute)
 
-ApplicationIdPath = Annotated[
-    ApplicationId, Path(description="The application's id (a ULID, either case).")
-]
-LOCATION_HEADER_DOC: dict[str, Any] = {
-    "Location": {"description": "Path of the new resource.", "schema": {"type": "string"}}
-}
-NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
-    304: {
-        "description": "Not modified: If-None-Match named the current ETag.",
-        "headers": ETAG_HEADER_DOC,
-    }
-}
 RENAME_NEEDS_EVERY_APPLICATION = (
     "renaming an application needs a key that reaches every application, because application "
     "names are global; a key limited to some applications may change only `comments`"
@@ -111,11 +101,7 @@ def list_applications(
     summary="Get an application with its configuration ids",
     dependencies=[requires(Permission.READ, ApplicationFrom.PATH)],
     response_model=ApplicationDetail,
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **NOT_MODIFIED,
-        **problem_responses(404, 422, 503),
-    },
+    responses={**TAGGED, **NOT_MODIFIED, **problem_responses(404, 422, 503)},
 )
 def get_application(
     application_id: ApplicationIdPath,
@@ -123,9 +109,7 @@ def get_application(
     response: Response,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
-    return tagged_or_not_modified(
-        response, service.get(application_id=application_id), if_none_match
-    )
+    return tagged(response, service.get(application_id=application_id), if_none_match)
 
 
 @router.put(
@@ -137,10 +121,7 @@ def get_application(
     "application names are global, so a key limited to some applications may change only "
     "`comments` (403 otherwise).",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.PATH), JsonBody],
-    responses={
-        200: {"headers": ETAG_HEADER_DOC},
-        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503),
-    },
+    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
 )
 def update_application(
     application_id: ApplicationIdPath,

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.authorization import AuthenticatedKey, Permission, requires, scope_of
-from api.dependencies import AuditServiceDep
-from api.pagination import LINK_HEADER_DOC, add_next_link
-from api.problems import problem_responses
+from api.auth.authorization import AuthenticatedKey, Permission, requires, scope_of
+from api.problems.examples import problem_responses
+from api.v1.dependencies import AuditServiceDep
+from api.v1.pagination import LINK_HEADER_DOC, add_next_link
 from models.api_key import Role
 from models.audit import AuditAction, AuditFilter, AuditRecord
 from models.fields import ApplicationId, ConfigurationId, DateTimeText

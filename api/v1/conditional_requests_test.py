@@ -69,10 +69,23 @@ def at(resource: str, resource_id: str, revision: int, etag: str) -> str:
     return f"{resource} {resource_id} is at version {version} (ETag {etag})"
 
 
-def precondition_failed(
-    response: httpx.Response, resource: str, resource_id: str, revision: int, etag: str
+IF_MATCH_FAILS = "which the If-Match header does not name; fetch it again and retry with its ETag"
+IF_NONE_MATCH_FAILS = (
+    "which the If-None-Match header excludes (it names the current ETag, or is * and the "
+    "resource exists); nothing was written"
+)
+
+
+def refused(
+    response: httpx.Response,
+    resource: str,
+    resource_id: str,
+    revision: int,
+    etag: str,
+    reason: str = IF_MATCH_FAILS,
 ) -> None:
-    """The exact 412 problem: body, ETag header and request id."""
+    """The exact 412 problem (body, ETag header and request id) of a write refused for
+    `reason`: an If-Match that does not name the current ETag, or an If-None-Match that does."""
     assert response.status_code == 412, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["etag"] == etag
@@ -80,8 +93,7 @@ def precondition_failed(
         "type": PRECONDITION_FAILED,
         "title": "Precondition failed",
         "status": 412,
-        "detail": f"{at(resource, resource_id, revision, etag)}, which the If-Match "
-        "header does not name; fetch it again and retry with its ETag",
+        "detail": f"{at(resource, resource_id, revision, etag)}, {reason}",
         "instance": response.request.url.path,
         "current_revision": revision,
         "current_etag": etag,
@@ -174,7 +186,7 @@ def test_application_etag_changes_with_its_list_of_configurations(
     assert second != first
     assert (revalidated.status_code, revalidated.headers["etag"]) == (200, second)
     assert revalidated.json() == after_create.json()
-    precondition_failed(stale_put, "application", application["id"], 1, second)
+    refused(stale_put, "application", application["id"], 1, second)
     assert stale_put.json()["detail"].startswith(
         f'application {application["id"]} is at version 2 (ETag "2"), which the If-Match'
     )
@@ -205,63 +217,65 @@ def test_a_failed_create_does_not_change_the_application_etag(
 # --- 412 -----------------------------------------------------------------------------------
 
 
+# The conditions a write may carry, against a resource whose ETag is "2", and why each is
+# refused (None: the write goes ahead). If-Match is checked first, then If-None-Match.
+NAMING_THE_CURRENT_ETAG = ["*", '"2"', '"7", "2"', 'W/"2"']
+CONFIGURATION_CONDITIONS: list[tuple[dict[str, str], str | None]] = [
+    # A stale or malformed If-Match names nothing, so the write fails safe.
+    *[
+        ({"if-match": value}, IF_MATCH_FAILS)
+        for value in ['"1"', 'W/"2"', '"02"', "2", "garbage", '"1", "3"', ""]
+    ],
+    *[({"if-none-match": value}, IF_NONE_MATCH_FAILS) for value in NAMING_THE_CURRENT_ETAG],
+    ({"if-match": '"1"', "if-none-match": "*"}, IF_MATCH_FAILS),
+    ({"if-match": '"2"', "if-none-match": '"2"'}, IF_NONE_MATCH_FAILS),
+    *[({"if-match": value}, None) for value in ['"2"', "*", '"7", "2"', 'W/"1","2"']],
+    *[({"if-none-match": value}, None) for value in ['"1"', '"1", W/"3"', '"02"', "not a tag"]],
+    ({"if-match": '"2"', "if-none-match": '"1"'}, None),
+]
+APPLICATION_CONDITIONS: list[tuple[dict[str, str], str | None]] = [
+    ({"if-match": '"1"'}, IF_MATCH_FAILS),
+    *[({"if-none-match": value}, IF_NONE_MATCH_FAILS) for value in NAMING_THE_CURRENT_ETAG],
+    ({"if-match": '"2"'}, None),
+    ({"if-match": "*"}, None),
+    ({"if-none-match": '"9"'}, None),
+]
+
+
+def condition_id(condition: tuple[dict[str, str], str | None]) -> str:
+    headers, reason = condition
+    sent = " ".join(f"{name}={value}" for name, value in headers.items())
+    return f"{sent} -> {'412' if reason else 'written'}"
+
+
 @pytest.mark.parametrize("route", CONFIGURATION_WRITES)
-@pytest.mark.parametrize("if_match", ['"1"', 'W/"2"', '"02"', "2", "garbage", '"1", "3"', ""])
-def test_configuration_writes_with_a_stale_or_bad_if_match_are_412(
+@pytest.mark.parametrize("condition", CONFIGURATION_CONDITIONS, ids=condition_id)
+def test_configuration_writes_follow_their_conditions(
     client: httpx.Client,
     database: Database,
     application: dict[str, Any],
     route: str,
-    if_match: str,
+    condition: tuple[dict[str, str], str | None],
 ) -> None:
+    headers, reason = condition
     configuration = at_revision_2(client, application["id"])
 
-    response = CONFIGURATION_WRITES[route](client, configuration["id"], {"if-match": if_match})
+    response = CONFIGURATION_WRITES[route](client, configuration["id"], headers)
 
-    precondition_failed(response, "configuration", configuration["id"], 2, '"2"')
-    assert stored_revision_number(database, configuration["id"]) == 2
-    assert [row[3] for row in stored_revisions(database, configuration["id"])] == [
-        {"n": 1},
-        {"n": 2},
-    ]
-
-
-@pytest.mark.parametrize("route", APPLICATION_WRITES)
-def test_application_writes_with_a_stale_if_match_are_412(
-    client: httpx.Client, database: Database, route: str
-) -> None:
-    application = create_application(client, comments="before")
-    renamed = client.put(f"/api/v1/applications/{application['id']}", json={"comments": "changed"})
-    assert (renamed.status_code, renamed.headers["etag"]) == (200, '"2"')
-
-    response = APPLICATION_WRITES[route](client, application["id"], {"if-match": '"1"'})
-
-    precondition_failed(response, "application", application["id"], 2, '"2"')
-    stored = stored_application(database, application["id"])
-    assert stored is not None
-    assert stored[:2] == (application["name"], "changed")
-
-
-@pytest.mark.parametrize("route", CONFIGURATION_WRITES)
-@pytest.mark.parametrize("if_match", ['"2"', "*", '"7", "2"', 'W/"1","2"'])
-def test_configuration_writes_with_a_matching_if_match_succeed(
-    client: httpx.Client,
-    database: Database,
-    application: dict[str, Any],
-    route: str,
-    if_match: str,
-) -> None:
-    configuration = at_revision_2(client, application["id"])
-
-    response = CONFIGURATION_WRITES[route](client, configuration["id"], {"if-match": if_match})
-
-    if route == "DELETE":
+    if reason is not None:
+        refused(response, "configuration", configuration["id"], 2, '"2"', reason)
+        assert stored_revision_number(database, configuration["id"]) == 2
+        assert [row[3] for row in stored_revisions(database, configuration["id"])] == [
+            {"n": 1},
+            {"n": 2},
+        ]
+        assert client.get(url(configuration["id"])).headers["etag"] == '"2"'
+    elif route == "DELETE":
         assert (response.status_code, response.content) == (204, b"")
         assert stored_configuration(database, configuration["id"]) is None
         assert stored_revisions(database, configuration["id"]) == []
     else:
-        assert response.status_code == 200
-        assert response.headers["etag"] == '"3"'
+        assert (response.status_code, response.headers["etag"]) == (200, '"3"')
         assert response.json()["revision"] == 3
         expected = {
             "PUT": {"written": True},
@@ -269,33 +283,67 @@ def test_configuration_writes_with_a_matching_if_match_succeed(
             "restore": {"n": 1},
         }[route]
         assert response.json()["config"] == expected
+        assert stored_revision_number(database, configuration["id"]) == 3
         assert stored_revisions(database, configuration["id"])[-1][:4:3] == (3, expected)
         assert client.get(url(configuration["id"])).headers["etag"] == '"3"'
 
 
 @pytest.mark.parametrize("route", APPLICATION_WRITES)
-@pytest.mark.parametrize("if_match", ['"1"', "*"])
-def test_application_writes_with_a_matching_if_match_succeed(
-    client: httpx.Client, database: Database, route: str, if_match: str
+@pytest.mark.parametrize("condition", APPLICATION_CONDITIONS, ids=condition_id)
+def test_application_writes_follow_their_conditions(
+    client: httpx.Client,
+    database: Database,
+    route: str,
+    condition: tuple[dict[str, str], str | None],
 ) -> None:
-    application = create_application(client)
+    headers, reason = condition
+    application = create_application(client, comments="before")
+    changed = client.put(f"/api/v1/applications/{application['id']}", json={"comments": "now"})
+    assert (changed.status_code, changed.headers["etag"]) == (200, '"2"')
 
-    response = APPLICATION_WRITES[route](client, application["id"], {"if-match": if_match})
+    response = APPLICATION_WRITES[route](client, application["id"], headers)
 
-    if route == "DELETE":
+    if reason is not None:
+        refused(response, "application", application["id"], 2, '"2"', reason)
+        stored = stored_application(database, application["id"])
+        assert stored is not None
+        assert stored[:2] == (application["name"], "now")
+    elif route == "DELETE":
         assert response.status_code == 204
         assert stored_application(database, application["id"]) is None
     else:
-        assert response.status_code == 200
-        assert response.headers["etag"] == '"2"'
-        assert (response.json()["comments"], response.json()["revision"]) == ("written", 2)
+        assert (response.status_code, response.headers["etag"]) == (200, '"3"')
+        assert (response.json()["comments"], response.json()["revision"]) == ("written", 3)
 
 
-def test_if_match_on_an_unknown_configuration_is_404(client: httpx.Client) -> None:
+@pytest.mark.parametrize("header", ["if-match", "if-none-match"])
+def test_a_condition_on_an_unknown_configuration_is_404(client: httpx.Client, header: str) -> None:
     for route in CONFIGURATION_WRITES.values():
-        response = route(client, UNKNOWN_ID, {"if-match": "*"})
+        response = route(client, UNKNOWN_ID, {header: "*"})
         assert assert_problem(response, 404)["detail"] == (
             f"configuration {UNKNOWN_ID} does not exist"
+        )
+
+
+def test_the_write_routes_declare_both_conditions(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    writes = [
+        paths["/api/v1/configurations/{configuration_id}"]["put"],
+        paths["/api/v1/configurations/{configuration_id}"]["patch"],
+        paths["/api/v1/configurations/{configuration_id}"]["delete"],
+        paths["/api/v1/configurations/{configuration_id}/revisions/{revision}/restore"]["post"],
+        paths["/api/v1/applications/{application_id}"]["put"],
+        paths["/api/v1/applications/{application_id}"]["delete"],
+    ]
+    for operation in writes:
+        headers = {
+            parameter["name"]: parameter
+            for parameter in operation["parameters"]
+            if parameter["in"] == "header"
+        }
+        assert set(headers) == {"if-match", "if-none-match"}, operation["summary"]
+        assert headers["if-none-match"]["description"].startswith(
+            "Only write if the resource's ETag is none of these"
         )
 
 

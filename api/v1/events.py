@@ -1,25 +1,20 @@
-"""Server-Sent Events: every change, live, resumable from its change-log position.
+"""Server-Sent Events routes: every change, live, resumable from its change-log position.
 
-A stream subscribes to the feed first, then replays the change log after the client's position
-(`Last-Event-ID` or `?after=`), then sends live changes, skipping any at or below the last
-position sent: so nothing is lost between replay and live, and nothing is sent twice.
+The stream itself (subscribe, replay, live, heartbeats) is delivery/streams.py; here are the
+routes, what they read from the request, and how a stream's key is checked again.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from api.authorization import (
+from api.app_state import get_delivery
+from api.auth.authorization import (
     ApplicationFrom,
     AuthenticatedKey,
     Permission,
@@ -27,21 +22,41 @@ from api.authorization import (
     requires,
     scope_of,
 )
-from api.delivery import Delivery, get_delivery
-from api.delivery_docs import EVENT_STREAM, STREAM_DOC, STREAM_HEADERS
-from api.problems import problem_responses
-from database.errors import DatabaseUnavailable
-from models.change import Change
+from api.problems.examples import problem_responses
+from delivery.streams import MAX_POSITION, Resume, open_stream, resume_position
 from models.fields import ApplicationId
-from services.change_feed import Subscription
-from services.errors import ChangePositionExpired
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["delivery"])
 
-REPLAY_BATCH = 1000
-MAX_POSITION = 2**63 - 1
+EVENT_STREAM = "text/event-stream"
+STREAM_EXAMPLE = (
+    ": stream open\n\n"
+    "id: 42\nevent: updated\n"
+    'data: {"position":42,"kind":"updated","application_id":"01JQ3V6KX8Q7M4Z2W9R5T1N0BC",'
+    '"configuration_id":"01JQ3V7B2D4F6H8K0M2P4R6T8V","name":"production","revision":4}\n\n'
+    ": keep-alive\n\n"
+)
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "An endless `text/event-stream`: one event per change (`id:` its "
+        "position, `event:` its kind, `data:` the change as JSON), `: keep-alive` comments "
+        "every EVENTS_HEARTBEAT_SECONDS, and `event: reset` when the position asked for is no "
+        "longer in the change log (read everything again; the stream continues after the "
+        "reset's `id`). A Last-Event-ID that is not a position also gets a `reset` first.",
+        "headers": {
+            "Cache-Control": {
+                "description": "`no-cache`: a stream is never stored.",
+                "schema": {"type": "string", "examples": ["no-cache"]},
+            },
+            "X-Accel-Buffering": {
+                "description": "`no`: tells nginx not to buffer the stream.",
+                "schema": {"type": "string", "examples": ["no"]},
+            },
+        },
+        "content": {EVENT_STREAM: {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}},
+    }
+}
 
 AfterQuery = Annotated[
     int | None,
@@ -60,72 +75,6 @@ LastEventIdHeader = Annotated[
 ]
 
 
-def _event(change: Change, scope: frozenset[str] | None = None) -> str:
-    """The event's text; empty (nothing is sent) for an application outside `scope`."""
-    if scope is not None and change.application_id not in scope:
-        return ""
-    data = json.dumps(change.model_dump(mode="json"), separators=(",", ":"))
-    return f"id: {change.position}\nevent: {change.kind.value}\ndata: {data}\n\n"
-
-
-def _reset(position: int, reason: str) -> str:
-    data = json.dumps({"position": position, "detail": reason}, separators=(",", ":"))
-    return f"id: {position}\nevent: reset\ndata: {data}\n\n"
-
-
-@dataclass(frozen=True)
-class Resume:
-    """Where a stream starts: after `position` (replayed from the log), live only (None), or
-    with a reset first when the client's Last-Event-ID is no position at all."""
-
-    position: int | None
-    invalid_last_event_id: str | None = None
-
-
-def resume_position(after: int | None, last_event_id: str | None) -> Resume:
-    if after is not None:
-        return Resume(after)
-    if last_event_id is None or not last_event_id.strip():
-        return Resume(None)
-    if last_event_id.strip().isdigit():
-        return Resume(min(int(last_event_id.strip()), MAX_POSITION))
-    return Resume(None, invalid_last_event_id=last_event_id[:100])
-
-
-@dataclass
-class Replay:
-    """The replay of a stream, read batch by batch; the first batch is read before the
-    response starts, so a database that is down is a 503 problem, not a broken stream."""
-
-    delivery: Delivery
-    application_id: str | None
-    last: int
-    changes: list[Change]
-    reset: str | None = None
-
-    @classmethod
-    async def start(cls, delivery: Delivery, application_id: str | None, after: int) -> Replay:
-        replay = cls(delivery, application_id, after, [])
-        await replay.read()
-        return replay
-
-    @property
-    def more(self) -> bool:
-        return self.reset is None and len(self.changes) == REPLAY_BATCH
-
-    async def read(self) -> None:
-        position = self.changes[-1].position if self.changes else self.last
-        try:
-            self.changes = await run_in_threadpool(
-                self.delivery.service.changes_after,
-                position=position,
-                limit=REPLAY_BATCH,
-                application_id=self.application_id,
-            )
-        except ChangePositionExpired as expired:
-            self.changes, self.last, self.reset = [], expired.head, str(expired)
-
-
 async def key_still_usable(request: Request) -> bool:
     """The stream's key checked again, as every request's is (through the same key cache: a
     revocation on this instance counts at once, on another within API_KEY_CACHE_SECONDS)."""
@@ -136,130 +85,22 @@ async def key_still_usable(request: Request) -> bool:
     return True
 
 
-KeyCheck = Callable[[], Awaitable[bool]]
-
-
-@dataclass
-class Position:
-    """The last position a stream sent (or skipped), shared by its replay and live parts;
-    `key_refused`: the replay found the key no longer usable (the stream ends)."""
-
-    last: int
-    key_refused: bool = False
-
-
-async def _replayed(
-    replay: Replay, position: Position, scope: frozenset[str] | None, key_usable: KeyCheck
-) -> AsyncIterator[str]:
-    """The replay's events, batch by batch; stops early when the key is no longer usable."""
-    while True:
-        if replay.reset is not None:
-            position.last = replay.last
-            yield _reset(position.last, replay.reset)
-        for replayed in replay.changes:
-            if not await key_usable():
-                position.key_refused = True
-                return
-            yield _event(replayed, scope)
-            position.last = replayed.position
-        if not replay.more:
-            return
-        await replay.read()
-
-
-def _live(
-    change: Change | None,
-    subscription: Subscription,
-    position: Position,
-    scope: frozenset[str] | None,
-) -> str | None:
-    """What a live change sends ("" for one already sent or out of scope); None: the end."""
-    reset_position = subscription.reset_position
-    if change is None:
-        if reset_position is None:
-            return None  # shutdown, or this client fell too far behind: it reconnects
-        position.last, subscription.reset_position = reset_position, None
-        return _reset(position.last, "changes were lost while this instance was disconnected")
-    if change.position <= position.last:
-        return ""
-    position.last = change.position
-    return _event(change, scope)
-
-
-async def _stream(
-    delivery: Delivery,
-    subscription: Subscription,
-    resume: Resume,
-    replay: Replay | None,
-    scope: frozenset[str] | None = None,
-    *,
-    key_usable: KeyCheck,
-) -> AsyncIterator[str]:
-    """`scope`: only changes of these applications (what the key may read); None: all. Ends,
-    without a word, as soon as its key is revoked or expires (checked before each event and
-    each heartbeat): the client's reconnect then gets the 401."""
-    feed = delivery.feed
-    heartbeat = delivery.settings.events_heartbeat_seconds
-    try:
-        yield ": stream open\n\n"
-        position = Position(feed.position if replay is None else replay.last)
-        if resume.invalid_last_event_id is not None:
-            yield _reset(
-                position.last,
-                f"Last-Event-ID {resume.invalid_last_event_id!r} is not a change-log position",
-            )
-        if replay is not None:
-            async for replayed in _replayed(replay, position, scope, key_usable):
-                yield replayed
-            if position.key_refused:
-                return
-        while True:
-            try:
-                change = await asyncio.wait_for(subscription.queue.get(), heartbeat)
-                text: str | None = _live(change, subscription, position, scope)
-            except TimeoutError:
-                text = ": keep-alive\n\n"
-            if text is None or not await key_usable():
-                return
-            yield text
-    except DatabaseUnavailable as error:
-        # The client reconnects with Last-Event-ID and is replayed what it missed.
-        logger.warning("event stream ended, the change log cannot be read: %s", error.reason)
-    finally:
-        feed.unsubscribe(subscription)
-
-
-async def _open_stream(
+async def _stream_response(
     request: Request,
-    delivery: Delivery,
     application_id: str | None,
     resume: Resume,
     scope: frozenset[str] | None = None,
 ) -> StreamingResponse:
-    """Subscribe first (so nothing is missed), then read the first replay batch before the
-    response starts (so a database failure is a problem response)."""
-    subscription = delivery.feed.subscribe(application_id)
-    try:
-        replay = (
-            None
-            if resume.position is None
-            else await Replay.start(delivery, application_id, resume.position)
-        )
-    except BaseException:
-        delivery.feed.unsubscribe(subscription)
-        raise
-    return StreamingResponse(
-        _stream(
-            delivery,
-            subscription,
-            resume,
-            replay,
-            scope,
-            key_usable=lambda: key_still_usable(request),
-        ),
-        media_type=EVENT_STREAM,
-        headers=STREAM_HEADERS,
+    """The first replay batch is read before the response starts, so a database failure is a
+    problem response; the stream ends once the key is no longer usable."""
+    events = await open_stream(
+        get_delivery(request),
+        application_id,
+        resume,
+        scope,
+        key_usable=lambda: key_still_usable(request),
     )
+    return StreamingResponse(events, media_type=EVENT_STREAM, headers=STREAM_HEADERS)
 
 
 @router.get(
@@ -275,11 +116,9 @@ async def application_events(
     after: AfterQuery = None,
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
-    delivery = get_delivery(request)
-    await run_in_threadpool(delivery.service.check_application, application_id=application_id)
-    return await _open_stream(
-        request, delivery, application_id, resume_position(after, last_event_id)
-    )
+    service = get_delivery(request).service
+    await run_in_threadpool(service.check_application, application_id=application_id)
+    return await _stream_response(request, application_id, resume_position(after, last_event_id))
 
 
 @router.get(
@@ -295,7 +134,6 @@ async def all_events(
     after: AfterQuery = None,
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
-    delivery = get_delivery(request)
-    return await _open_stream(
-        request, delivery, None, resume_position(after, last_event_id), scope_of(key)
+    return await _stream_response(
+        request, None, resume_position(after, last_event_id), scope_of(key)
     )

@@ -12,21 +12,21 @@ import logging
 import httpx
 import pytest
 
-from api.database_faults_test import (  # the private server and its settings
+from api.v1.applications_test import assert_problem
+from checks.database_faults_test import (  # the private server and its settings
     DATABASE_NAME,
     fault_settings,
     private_server,  # noqa: F401 (a fixture)
     server,  # noqa: F401 (a fixture)
 )
-from api.delivery import Delivery
-from api.response_cache import ResponseCache
-from api.v1 import events
-from api.v1.applications_test import assert_problem
-from api.v1.events import Replay, Resume
 from conftest import LiveServerFactory
 from database.pool import Database
+from delivery import streams
+from delivery.change_feed import ChangeFeed
+from delivery.response_cache import ResponseCache
+from delivery.runtime import Delivery
+from delivery.streams import Replay, Resume
 from repositories.unit_of_work import unit_of_work_factory
-from services.change_feed import ChangeFeed
 from services.delivery_service import DeliveryService
 from testing.disposable_server import DisposableServer
 
@@ -75,7 +75,7 @@ def test_a_replay_that_fails_midway_ends_the_stream_with_a_warning(
         cache=ResponseCache(max_bytes=0),
         settings=settings,
     )
-    monkeypatch.setattr(events, "REPLAY_BATCH", 0)  # every batch "full": there is more to read
+    monkeypatch.setattr(streams, "REPLAY_BATCH", 0)  # every batch "full": there is more to read
 
     async def usable() -> bool:
         return True
@@ -84,7 +84,7 @@ def test_a_replay_that_fails_midway_ends_the_stream_with_a_warning(
         replay = await Replay.start(delivery, None, 0)  # the database is up: read
         server.stop()
         subscription = delivery.feed.subscribe(None)
-        stream = events._stream(delivery, subscription, Resume(0), replay, key_usable=usable)
+        stream = streams.stream(delivery, subscription, Resume(0), replay, key_usable=usable)
         return [chunk async for chunk in stream]
 
     try:
@@ -95,7 +95,7 @@ def test_a_replay_that_fails_midway_ends_the_stream_with_a_warning(
 
     assert chunks == [": stream open\n\n"]  # then it ended, without an exception
     assert delivery.feed._subscriptions == set()
-    warnings = [record for record in caplog.records if record.name == "api.v1.events"]
+    warnings = [record for record in caplog.records if record.name == "delivery.streams"]
     assert [record.levelno for record in warnings] == [logging.WARNING]
     assert warnings[0].getMessage().startswith("event stream ended, the change log cannot be read")
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.delivery import Delivery
+from api.app_state import delivery_of
 from api.v1.values_test import create_application, create_configuration, put_config
 from conftest import LiveServer, LiveServerFactory, make_settings
 from database.migration_runner import MigrationRunner
@@ -208,7 +208,7 @@ def test_the_wait_is_capped_by_the_setting(
                 f"/api/v1/configurations/{configuration['id']}",
                 headers={"If-None-Match": '"1"', "Prefer": "wait=600"},
             )
-        delivery: Delivery = server.app.state.delivery
+        delivery = delivery_of(server.app)
         assert delivery.feed.waiting == 0  # the waiter left when it was answered
     assert response.status_code == 304
     assert response.headers["preference-applied"] == "wait=1"

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from api.authorization import ActorDep, KeyCache, Permission, requires
-from api.dependencies import ApiKeyServiceDep, JsonBody
-from api.json_body import JsonLimitsRoute
-from api.pagination import LINK_HEADER_DOC, add_next_link
-from api.problems import problem_responses
-from api.v1.applications import LOCATION_HEADER_DOC
+from api.app_state import get_key_cache
+from api.auth.authorization import ActorDep, Permission, requires
+from api.problems.examples import problem_responses
+from api.v1.dependencies import ApiKeyServiceDep
+from api.v1.links import LOCATION_HEADER_DOC
+from api.v1.pagination import LINK_HEADER_DOC, add_next_link
+from api.v1.paths import KeyIdPath
+from api.v1.request_bodies import JsonBody, JsonLimitsRoute
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.fields import ApplicationId
 
@@ -22,8 +24,6 @@ router = APIRouter(
     dependencies=[requires(Permission.ADMIN)],
 )
 
-# A key id is a ULID, checked as application ids are.
-KeyIdPath = Annotated[ApplicationId, Path(description="The key's id (a ULID, either case).")]
 NO_STORE_DOC = {
     "Cache-Control": {
         "description": "`no-store`: the body holds a secret.",
@@ -37,7 +37,8 @@ NO_STORE_DOC = {
     status_code=201,
     summary="Create an API key",
     description="The answer holds the key itself, shown this once (`Cache-Control: no-store`): "
-    "store it now. Only its hash is kept.",
+    "store it now. Only its hash is kept. Each id in `applications` must name an application "
+    "(a 422 names any that does not).",
     dependencies=[JsonBody],
     responses={
         201: {"description": "Created.", "headers": {**LOCATION_HEADER_DOC, **NO_STORE_DOC}},
@@ -97,6 +98,5 @@ def revoke_key(
     key_id: KeyIdPath, service: ApiKeyServiceDep, actor: ActorDep, request: Request
 ) -> ApiKey:
     revoked = service.revoke(key_id=key_id, actor=actor)
-    cache: KeyCache = request.app.state.key_cache
-    cache.forget(revoked.id)
+    get_key_cache(request).forget(revoked.id)
     return revoked

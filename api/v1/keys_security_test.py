@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,27 +13,12 @@ import pytest
 from api.v1.applications_test import assert_problem, unique_name
 from api.v1.events_test import open_stream
 from api.v1.values_test import create_application, create_configuration, put_config
-from conftest import LiveServer, make_settings
 from testing.api_keys import bearer
-from testing.live_server import run_live_server
 
 RENAME_RULE = (
     "renaming an application needs a key that reaches every application, because application "
     "names are global; a key limited to some applications may change only `comments`"
 )
-
-
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[LiveServer]:
-    with run_live_server(make_settings(database_url), default_key=False) as live:
-        yield live
-
-
-@pytest.fixture
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    assert server.admin_key is not None
-    with httpx.Client(base_url=server.url, headers=bearer(server.admin_key), timeout=30) as http:
-        yield http
 
 
 def new_key(admin: httpx.Client, role: str, applications: list[str] | None) -> dict[str, str]:

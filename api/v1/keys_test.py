@@ -4,7 +4,6 @@ checks them (every /api/v1 route declares what it needs)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,9 +11,9 @@ import pytest
 from fastapi.routing import APIRoute
 
 from api.v1.applications_test import assert_problem, unique_name
-from api.v1.events import _event
 from conftest import LiveServer, make_settings
 from database.pool import Database
+from delivery.streams import event_text
 from models.api_key import Role
 from models.change import Change, ChangeKind
 from testing.api_keys import bearer, create_api_key
@@ -23,23 +22,10 @@ from testing.live_server import run_live_server
 KEY_SHAPE = re.compile(r"cs_[a-z2-9]{8}_[A-Za-z0-9_-]{43}")
 
 
-@pytest.fixture(scope="module")
-def server(database_url: str) -> Iterator[LiveServer]:
-    with run_live_server(make_settings(database_url), default_key=False) as live:
-        yield live
-
-
-@pytest.fixture
-def admin(server: LiveServer) -> Iterator[httpx.Client]:
-    assert server.admin_key is not None
-    with httpx.Client(base_url=server.url, headers=bearer(server.admin_key), timeout=30) as http:
-        yield http
-
-
-def test_every_api_route_declares_what_it_needs(server: LiveServer) -> None:
+def test_every_api_route_declares_what_it_needs(checked_server: LiveServer) -> None:
     undeclared = [
         f"{sorted(route.methods or ())} {route.path}"
-        for route in server.app.routes
+        for route in checked_server.app.routes
         if isinstance(route, APIRoute)
         and route.path.startswith("/api/v1")
         and not any(
@@ -110,11 +96,11 @@ def test_a_revoked_key_gets_401_at_once_and_stays_listed(admin: httpx.Client) ->
     assert created["key"] not in refused.text
 
 
-def test_an_expired_key_gets_401(server: LiveServer, database_url: str) -> None:
+def test_an_expired_key_gets_401(checked_server: LiveServer, database_url: str) -> None:
     past = datetime.now(UTC) - timedelta(minutes=1)
     expired = create_api_key(make_settings(database_url), expires_at=past)
 
-    refused = httpx.get(f"{server.url}/api/v1/applications", headers=bearer(expired.key))
+    refused = httpx.get(f"{checked_server.url}/api/v1/applications", headers=bearer(expired.key))
 
     problem = assert_problem(refused, 401)
     assert problem["detail"] == f"the API key {expired.prefix} is expired"
@@ -130,10 +116,10 @@ def test_an_expired_key_gets_401(server: LiveServer, database_url: str) -> None:
     ],
 )
 def test_no_or_an_unknown_key_gets_401_without_the_key_in_the_answer(
-    server: LiveServer, authorization: str | None, challenge: str, detail: str | None
+    checked_server: LiveServer, authorization: str | None, challenge: str, detail: str | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    response = httpx.get(f"{server.url}/api/v1/events", headers=headers)
+    response = httpx.get(f"{checked_server.url}/api/v1/events", headers=headers)
 
     problem = assert_problem(response, 401)
     assert response.headers["www-authenticate"] == challenge
@@ -187,9 +173,9 @@ def test_event_streams_leave_out_applications_outside_the_scope() -> None:
         revision=2,
     )
 
-    assert _event(change, frozenset({"01JQ3V6KX8Q7M4Z2W9R5T1N0BC"})).startswith("id: 7\n")
-    assert _event(change, None).startswith("id: 7\n")
-    assert _event(change, frozenset({"01JQ3V8C5E7G9J1M3P5S7V9X1Z"})) == ""
+    assert event_text(change, frozenset({"01JQ3V6KX8Q7M4Z2W9R5T1N0BC"})).startswith("id: 7\n")
+    assert event_text(change, None).startswith("id: 7\n")
+    assert event_text(change, frozenset({"01JQ3V8C5E7G9J1M3P5S7V9X1Z"})) == ""
 
 
 def test_metrics_need_an_admin_key_only_when_the_setting_says_so(database_url: str) -> None:
@@ -204,3 +190,35 @@ def test_metrics_need_an_admin_key_only_when_the_setting_says_so(database_url: s
     assert_problem(without, 401)
     assert_problem(as_reader, 403)
     assert as_admin.status_code == 200
+
+
+def test_a_key_naming_an_application_that_does_not_exist_is_refused(
+    admin: httpx.Client, database: Database
+) -> None:
+    known = admin.post("/api/v1/applications", json={"name": unique_name("known")}).json()
+    unknown = "01JQ3V8C5E7G9J1M3P5S7V9X1Z"
+    name = unique_name("never made")
+
+    response = admin.post(
+        "/api/v1/keys",
+        json={"name": name, "role": "read", "applications": [known["id"], unknown.lower()]},
+    )
+
+    problem = assert_problem(response, 422, "application_exists")
+    assert problem["errors"] == [
+        {
+            "location": "body",
+            "field": "applications.1",
+            "rule": "application_exists",
+            "message": f"application {unknown} does not exist",
+            "pointer": "/applications/1",
+        }
+    ]
+    assert problem["detail"] == f"applications.1: application {unknown} does not exist"
+    with database.transaction() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM api_keys WHERE name = %(name)s", {"name": name})
+        assert cursor.fetchone() == (0,)
+    made = admin.post(
+        "/api/v1/keys", json={"name": name, "role": "read", "applications": [known["id"]]}
+    )
+    assert (made.status_code, made.json()["applications"]) == (201, [known["id"]])

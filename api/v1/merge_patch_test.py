@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from api.merge_patch_input import parse_merge_patch
 from api.v1.applications_test import JSON_HEADERS, assert_problem, create_application
 from api.v1.configurations_test import create_configuration, stored_configuration
+from api.v1.request_bodies import parse_merge_patch
 from api.v1.revisions_test import (
     MERGE_PATCH_HEADERS,
     merge_patch,

@@ -11,26 +11,31 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.authorization import ApplicationFrom, Permission, requires
-from api.conditional import none_match
-from api.delivery import by_names, get_delivery, read_until_changed
-from api.delivery_docs import (
+from api.app_state import get_delivery
+from api.auth.authorization import ApplicationFrom, Permission, requires
+from api.problems.examples import problem_responses
+from api.v1.conditional import entity_tag, none_match
+from api.v1.delivery_reads import (
     DELIVERY_HEADERS_DOC,
     DOCUMENT_EXAMPLE,
     NOT_MODIFIED_WAIT_DOC,
     READ_HEADERS_DOC,
     delivery_response,
+    read_until_changed,
 )
-from api.problems import entity_tag, problem_responses
-from api.response_cache import json_bytes
-from api.v1.configurations import MAX_REVISION
-from api.value_names import names_from_raw_path
+from api.v1.value_names import names_from_raw_path
+from delivery.reads import by_names
+from delivery.response_cache import json_bytes
+from models.fields import MAX_REVISION
 
 router = APIRouter(tags=["delivery"])
 
 
+# Both names match `:path`, so that one beginning or ending with `/` (sent as %2F, so an empty
+# segment once decoded) still matches the route; the names themselves are read from the raw
+# path (api/v1/value_names.py), where %2F is still told apart from a separator.
 @router.get(
-    "/values/{application_name}/{configuration_name:path}",
+    "/values/{application_name:path}/{configuration_name:path}",
     summary="Get a configuration's document by name",
     dependencies=[requires(Permission.READ, ApplicationFrom.NAMES)],
     description="The document itself (not wrapped), served from this instance's memory when "
@@ -61,21 +66,17 @@ async def get_values(
     ] = None,
 ) -> Response:
     del application_name, configuration_name  # read from the raw path
-    if_none_match = request.headers.get("if-none-match")
     application_name, name = names_from_raw_path(request)
-    delivery = get_delivery(request)
     if revision is not None:
         found = await run_in_threadpool(
-            delivery.service.get_revision_by_names,
+            get_delivery(request).service.get_revision_by_names,
             application_name=application_name,
             name=name,
             revision=revision,
         )
         headers = {"ETag": entity_tag(found.revision), "Config-Revision": str(found.revision)}
-        if none_match(if_none_match, headers["ETag"]):
+        if none_match(request.headers.get("if-none-match"), headers["ETag"]):
             return Response(status_code=304, headers=headers)
         return Response(json_bytes(found.config), media_type="application/json", headers=headers)
-    outcome = await read_until_changed(
-        delivery, request, by_names(application_name, name), if_none_match
-    )
+    outcome = await read_until_changed(request, by_names(application_name, name))
     return delivery_response(outcome, outcome.entry.document_body)

@@ -286,3 +286,42 @@ def test_values_paths_that_name_no_configuration_are_404_problems(
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == detail
+
+
+@pytest.mark.parametrize(
+    ("application_name", "name"),
+    [("/{token}/", "/prod/"), ("/{token}", "prod/"), ("{token}/", "/"), ("//{token}//", "//")],
+)
+def test_names_that_begin_or_end_with_a_slash_are_read_by_name(
+    client: httpx.Client, checked_server: LiveServer, application_name: str, name: str
+) -> None:
+    """A `/` at either end of a name leaves an empty segment in the decoded path: still one
+    name each, read from the path as sent."""
+    application = create_application(client, application_name.format(token=secrets.token_hex(4)))
+    configuration = create_configuration(client, application["id"], name, {"v": 1})
+    path = values_path(application["name"], name)
+    assert "/values/%2F" in path or path.endswith("%2F")
+
+    read = client.get(path)
+    older = client.get(path, params={"revision": 1})
+    revalidated = client.get(path, headers={"If-None-Match": '"1"'})
+    put_config(client, configuration["id"], {"v": 2})
+    changed = client.get(path, headers={"If-None-Match": '"1"', "Prefer": "wait=5"})
+
+    assert (read.status_code, read.json(), read.headers["etag"]) == (200, {"v": 1}, '"1"')
+    assert (older.status_code, older.json()) == (200, {"v": 1})
+    assert (revalidated.status_code, revalidated.content) == (304, b"")
+    assert (changed.status_code, changed.json(), changed.headers["etag"]) == (200, {"v": 2}, '"2"')
+    # A key limited to the application reaches it by these names too (its scope is checked
+    # on the names the path gives).
+    created = httpx.post(
+        f"{checked_server.url}/api/v1/keys",
+        headers={"Authorization": f"Bearer {checked_server.admin_key}"},
+        json={"name": "slashes", "role": "read", "applications": [application["id"]]},
+    )
+    assert created.status_code == 201, created.text
+    scoped = httpx.get(
+        f"{checked_server.url}{path}",
+        headers={"Authorization": f"Bearer {created.json()['key']}"},
+    )
+    assert (scoped.status_code, scoped.json()) == (200, {"v": 2})

@@ -1,0 +1,65 @@
+"""What main's create_app and lifespan made for the requests to use, each read through one
+typed accessor here: the settings, the pool, delivery, the key cache, the metrics, and what
+readiness reports (the draining flag, the probe)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.applications import Starlette
+
+from api.auth.key_cache import KeyCache
+from api.edge.metrics import Metrics
+from config.settings import Settings
+from database.pool import Database
+from database.readiness import ReadinessProbe
+from delivery.runtime import Delivery
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def delivery_of(app: Starlette) -> Delivery:
+    """The delivery runtime main's lifespan started for `app`."""
+    delivery: Delivery = app.state.delivery
+    return delivery
+
+
+def get_delivery(request: Request) -> Delivery:
+    return delivery_of(request.app)
+
+
+def get_key_cache(request: Request) -> KeyCache:
+    cache: KeyCache = request.app.state.key_cache
+    return cache
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def is_draining(request: Request) -> bool:
+    """Whether shutdown has begun (SIGTERM arrived)."""
+    draining: threading.Event = request.app.state.draining
+    return draining.is_set()
+
+
+def get_readiness(request: Request) -> ReadinessProbe | None:
+    """The readiness probe; None until the lifespan has made it."""
+    probe: ReadinessProbe | None = getattr(request.app.state, "readiness", None)
+    return probe
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+DeliveryDep = Annotated[Delivery, Depends(get_delivery)]

@@ -1,0 +1,45 @@
+"""The keys this instance checked lately, so that a request whose key was checked within
+API_KEY_CACHE_SECONDS costs no database round trip."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+from models.api_key import ApiKey
+
+MAX_CACHED_KEYS = 10_000
+
+
+class KeyCache:
+    """Keys by the hash of what the client sent (never the key itself). Revoked and expired
+    keys are kept too: they never become usable again. Unknown keys are not kept, so a new key
+    works at once."""
+
+    def __init__(self, *, seconds: float) -> None:
+        self.seconds = seconds
+        self._keys: OrderedDict[bytes, tuple[ApiKey, float]] = OrderedDict()
+        # The event loop reads and fills it; a revoke (a threadpool route) empties entries.
+        self._lock = threading.Lock()
+
+    def get(self, digest: bytes) -> ApiKey | None:
+        with self._lock:
+            found = self._keys.get(digest)
+        if found is None or time.monotonic() - found[1] >= self.seconds:
+            return None
+        return found[0]
+
+    def put(self, digest: bytes, key: ApiKey) -> None:
+        with self._lock:
+            self._keys[digest] = (key, time.monotonic())
+            self._keys.move_to_end(digest)
+            while len(self._keys) > MAX_CACHED_KEYS:
+                self._keys.popitem(last=False)
+
+    def forget(self, key_id: str) -> None:
+        """This instance revoked it: no request here may use it from now on."""
+        with self._lock:
+            for digest, (key, _) in list(self._keys.items()):
+                if key.id == key_id:
+                    del self._keys[digest]

@@ -1,0 +1,129 @@
+"""The request header limit at the connection, before headers are buffered.
+
+uvicorn's httptools protocol hands a request to the app only once its headers are complete,
+and keeps them all until then: 300 MB of headers would take 300 MB before HeaderLimitMiddleware
+could answer. This protocol counts the bytes each request sends until its headers are complete
+and, past MAX_HEADER_BYTES plus HEADER_ALLOWANCE (the request line, the ": " and line ends that
+the exact check does not count), answers 431 itself and closes the connection. Headers within
+that bound reach HeaderLimitMiddleware, which counts names and values exactly and answers
+through the app (request id, metrics). Memory per connection stays under the bound plus one
+read from the socket (at most 256 KiB).
+
+After its 431 the connection only discards what the client still sends (at most LINGER_BYTES,
+for LINGER_SECONDS), so that a client busy sending can still read the answer before the close.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.edge.request_context import new_request_id
+from api.problems.schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX
+from config.settings import load_settings
+
+HEADER_ALLOWANCE = 8192
+LINGER_BYTES = 1 << 20
+LINGER_SECONDS = 5.0
+HEADERS_TOO_LARGE = PROBLEM_TYPE_PREFIX + "headers-too-large"
+HEADERS_TOO_LARGE_TITLE = "Request Header Fields Too Large"
+
+
+def headers_too_large_detail(max_header_bytes: int, size: str) -> str:
+    return (
+        f"the request headers must be at most {max_header_bytes} bytes in all, names and values "
+        f"(got {size}); MAX_HEADER_BYTES sets the limit"
+    )
+
+
+class HeaderLimitProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing headers larger than `max_header_bytes`."""
+
+    max_header_bytes = 16_384
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._header_bytes = 0
+        self._headers_complete = False
+        self._discarded: int | None = None  # counted once the connection is refused
+
+    @classmethod
+    def with_limit(cls, max_header_bytes: int) -> type[HeaderLimitProtocol]:
+        return type(cls.__name__, (cls,), {"max_header_bytes": max_header_bytes})
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarded is not None:
+            self._discarded += len(data)
+            if self._discarded > LINGER_BYTES:
+                self.transport.close()
+            return
+        super().data_received(data)
+        if self._headers_complete or self.transport.is_closing():
+            return
+        # Counted after parsing: the parser holds at most this one read past the bound.
+        self._header_bytes += len(data)
+        if self._header_bytes > self.max_header_bytes + HEADER_ALLOWANCE:
+            self._refuse()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        self._headers_complete = False
+
+    def on_headers_complete(self) -> None:
+        self._headers_complete = True
+        super().on_headers_complete()
+
+    def _refuse(self) -> None:
+        self._discarded = 0
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # An earlier request on this connection is still being answered.
+            self.transport.close()
+            return
+        self.transport.write(self._response())
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def _response(self) -> bytes:
+        request_id = new_request_id()
+        path = self.url.split(b"?", 1)[0][:200].decode("ascii", errors="replace")
+        size = f"more than {self._header_bytes} bytes with the request line"
+        body = json.dumps(
+            {
+                "type": HEADERS_TOO_LARGE,
+                "title": HEADERS_TOO_LARGE_TITLE,
+                "status": 431,
+                "detail": headers_too_large_detail(self.max_header_bytes, size),
+                "instance": path,
+                "request_id": request_id,
+            }
+        ).encode()
+        lines = [f"HTTP/1.1 431 {HEADERS_TOO_LARGE_TITLE}".encode()]
+        lines += [name + b": " + value for name, value in self.server_state.default_headers]
+        lines += [
+            f"content-type: {PROBLEM_MEDIA_TYPE}".encode(),
+            f"content-length: {len(body)}".encode(),
+            b"connection: close",
+            b"x-content-type-options: nosniff",
+            f"x-request-id: {request_id}".encode(),
+        ]
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+@functools.cache
+def _max_header_bytes_from_settings() -> int:
+    return load_settings().max_header_bytes
+
+
+class SettingsHeaderLimitProtocol(HeaderLimitProtocol):
+    """For `dev`, whose reloaded workers name the protocol by import path: the limit is read
+    from the settings, once per process."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_header_bytes = _max_header_bytes_from_settings()

@@ -1,0 +1,152 @@
+"""OpenAPI entries for problem responses: what each status means, with an example body."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from api.problems.schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem
+
+_DESCRIPTIONS = {
+    400: "The body is not valid JSON.",
+    401: "No API key, or one that is unknown, revoked or expired (`WWW-Authenticate: Bearer`).",
+    403: "The API key's role does not allow this on this application.",
+    404: "No such resource.",
+    409: "The name is already taken.",
+    413: "The body is larger than MAX_BODY_BYTES.",
+    412: "If-Match does not name the current ETag, or If-None-Match does (or is `*`); the body "
+    "gives the current revision.",
+    415: "The body is not sent with a supported Content-Type.",
+    422: "The request breaks a rule; `errors` names each field and rule.",
+    428: "REQUIRE_IF_MATCH is on and the write has no If-Match header.",
+    503: "The database is unreachable, slow or every connection is busy; retry later.",
+}
+
+_EXAMPLES: dict[int, dict[str, Any]] = {
+    401: {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "send an API key as `Authorization: Bearer <key>`",
+        "instance": "/api/v1/applications",
+    },
+    403: {
+        "type": "about:blank",
+        "title": "Forbidden",
+        "status": 403,
+        "detail": "the API key k7d2m4qx has the role 'read'; this needs 'write'",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
+    },
+    400: {
+        "type": PROBLEM_TYPE_PREFIX + "malformed-json",
+        "title": "Malformed JSON body",
+        "status": 400,
+        "detail": "the body is not valid JSON: Expecting value",
+        "instance": "/api/v1/applications",
+        "errors": [
+            {
+                "location": "body",
+                "field": "",
+                "rule": "json_invalid",
+                "message": "the body is not valid JSON: Expecting value",
+                "pointer": "",
+            }
+        ],
+    },
+    404: {
+        "type": PROBLEM_TYPE_PREFIX + "not-found",
+        "title": "Resource not found",
+        "status": 404,
+        "detail": "application 01JQ3V6KX8Q7M4Z2W9R5T1N0BC does not exist",
+        "instance": "/api/v1/applications/01JQ3V6KX8Q7M4Z2W9R5T1N0BC",
+    },
+    409: {
+        "type": PROBLEM_TYPE_PREFIX + "conflict",
+        "title": "Conflict with the current state",
+        "status": 409,
+        "detail": "an application named 'billing-service' already exists",
+        "instance": "/api/v1/applications",
+    },
+    413: {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "detail": "Request body is too large",
+        "instance": "/api/v1/configurations",
+    },
+    415: {
+        "type": "about:blank",
+        "title": "Unsupported Media Type",
+        "status": 415,
+        "detail": "send the body as application/json (got 'text/plain')",
+        "instance": "/api/v1/applications",
+    },
+    412: {
+        "type": PROBLEM_TYPE_PREFIX + "precondition-failed",
+        "title": "Precondition failed",
+        "status": 412,
+        "detail": "configuration 01JQ3V7B2D4F6H8K0M2P4R6T8V is at revision 4, which the "
+        "If-Match header does not name; fetch it again and retry with its ETag",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
+        "current_revision": 4,
+        "current_etag": '"4"',
+    },
+    428: {
+        "type": "about:blank",
+        "title": "Precondition Required",
+        "status": 428,
+        "detail": "this server requires If-Match on writes: GET the resource and send its "
+        "ETag in If-Match (or If-Match: * to overwrite whatever is there)",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
+    },
+    422: {
+        "type": PROBLEM_TYPE_PREFIX + "validation-error",
+        "title": "Request failed validation",
+        "status": 422,
+        "detail": "comment: unknown field 'comment'",
+        "instance": "/api/v1/applications",
+        "errors": [
+            {
+                "location": "body",
+                "field": "comment",
+                "rule": "extra_forbidden",
+                "message": "unknown field 'comment': it is not part of this request's schema",
+                "pointer": "/comment",
+            }
+        ],
+    },
+    503: {
+        "type": PROBLEM_TYPE_PREFIX + "database-unavailable",
+        "title": "Database unavailable",
+        "status": 503,
+        "detail": "no database connection became free within 2 seconds; retry after 1 s",
+        "instance": "/api/v1/applications",
+    },
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses a route can give."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
+            "model": Problem,
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"example": _EXAMPLES[status]}},
+        }
+        if status == HTTPStatus.UNAUTHORIZED:
+            entry["headers"] = {
+                "WWW-Authenticate": {
+                    "description": '`Bearer`, with `error="invalid_token"` when a key was sent.',
+                    "schema": {"type": "string"},
+                }
+            }
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying.",
+                    "schema": {"type": "integer"},
+                }
+            }
+        responses[status] = entry
+    return responses

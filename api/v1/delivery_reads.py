@@ -1,0 +1,158 @@
+"""The HTTP side of the delivery reads (a configuration by id, a document by name): their
+headers, OpenAPI entries and response.
+
+`read_until_changed` reads what the request asks for: If-None-Match (304 while it is current),
+`Prefer: wait=N` (RFC 7240: a long poll, the wait applied said in `Preference-Applied`) and
+`Cache-Control: no-cache` (PostgreSQL rather than this instance's memory); delivery/reads.py
+does the reading and the waiting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import Request, Response
+
+from api.app_state import get_delivery
+from api.auth.authorization import authenticate
+from api.v1.conditional import entity_tag, none_match
+from delivery.reads import Outcome, Source, read_current, wait_for_change
+from delivery.response_cache import CachedConfiguration
+
+_WAIT_VALUE = re.compile(r'"?([0-9]{1,9})"?')
+
+DOCUMENT_EXAMPLE = {"database": {"pool_size": 20}, "features": {"new_checkout": True}}
+
+DELIVERY_HEADERS_DOC: dict[str, Any] = {
+    "ETag": {
+        "description": "The configuration's revision, quoted; send it in If-None-Match.",
+        "schema": {"type": "string", "examples": ['"4"']},
+    },
+    "Config-Revision": {
+        "description": "The revision number of the document.",
+        "schema": {"type": "integer", "examples": [4]},
+    },
+    "Preference-Applied": {
+        "description": "`wait=N` when the request's `Prefer: wait` was honoured (capped at "
+        "LONG_POLL_MAX_SECONDS).",
+        "schema": {"type": "string", "examples": ["wait=30"]},
+    },
+}
+
+NOT_MODIFIED_WAIT_DOC: dict[int | str, dict[str, Any]] = {
+    304: {
+        "description": "If-None-Match names the current ETag (with `Prefer: wait`: nothing "
+        "changed during the wait). No body.",
+        "headers": DELIVERY_HEADERS_DOC,
+    }
+}
+
+
+def _header(name: str, description: str, example: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+        "example": example,
+    }
+
+
+# The fast read routes read these headers from the request themselves (declaring them as
+# parameters costs a validation each per request), so they are documented here.
+READ_HEADERS_DOC: dict[str, Any] = {
+    "parameters": [
+        _header(
+            "If-None-Match", "Answer 304 without a body if the ETag is still one of these.", '"3"'
+        ),
+        _header(
+            "Prefer",
+            "`wait=<seconds>` (RFC 7240) with If-None-Match: hold the request until the "
+            "configuration changes (200), is deleted (404) or the wait ends (304). At most "
+            "LONG_POLL_MAX_SECONDS (default 60).",
+            "wait=30",
+        ),
+        _header(
+            "Cache-Control",
+            "`no-cache` reads PostgreSQL instead of this instance's memory.",
+            "no-cache",
+        ),
+    ]
+}
+
+
+def delivery_response(outcome: Outcome, body: bytes) -> Response:
+    revision = outcome.entry.revision
+    headers = {"ETag": entity_tag(revision), "Config-Revision": str(revision)}
+    if outcome.waited is not None:
+        headers["Preference-Applied"] = f"wait={outcome.waited:g}"
+    if not outcome.modified:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def wants_fresh(request: Request) -> bool:
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
+def preferences(header: str) -> list[tuple[str, str]]:
+    """RFC 7240: (name, value) of each preference, in order. Preferences are separated by
+    commas (outside quoted strings); what follows a `;` are that preference's parameters."""
+    found: list[tuple[str, str]] = []
+    start, quoted = 0, False
+    for index, character in enumerate(header + ","):
+        if character == '"':
+            quoted = not quoted
+        elif character == "," and not quoted:
+            token = header[start:index].split(";", 1)[0]
+            name, _, value = token.partition("=")
+            if name.strip():
+                found.append((name.strip().lower(), value.strip()))
+            start = index + 1
+    return found
+
+
+def preferred_wait(request: Request, limit: float) -> float | None:
+    """The `wait` preference of the Prefer header(s), capped at `limit`; None when absent or
+    not a whole number of seconds. The first `wait` counts (RFC 7240, section 2)."""
+    header = ",".join(request.headers.getlist("prefer"))
+    for name, value in preferences(header):
+        if name == "wait":
+            match = _WAIT_VALUE.fullmatch(value)
+            return None if match is None else min(float(match.group(1)), limit)
+    return None
+
+
+def still_current(if_none_match: str | None, entry: CachedConfiguration) -> bool:
+    tag = entity_tag(entry.revision)
+    return if_none_match == tag or none_match(if_none_match, tag)  # the common case first
+
+
+async def read_until_changed(request: Request, source: Source) -> Outcome:
+    """The current entry; with If-None-Match and `Prefer: wait`, held until it changes
+    (modified), is deleted (NotFound raised by the re-read) or the wait ends (not modified).
+    After each wait the request's key is checked again: a key revoked meanwhile gets its 401."""
+    delivery = get_delivery(request)
+    if_none_match = request.headers.get("if-none-match")
+    fresh = wants_fresh(request)
+    entry = await read_current(delivery, source, fresh=fresh)
+    if not still_current(if_none_match, entry):
+        return Outcome(entry, modified=True, waited=None)
+    wait = preferred_wait(request, delivery.settings.long_poll_max_seconds)
+    if not wait:
+        return Outcome(entry, modified=False, waited=None)
+    # An answer after waiting says so, even a problem (a 404 when it was deleted meanwhile).
+    request.state.preference_applied = f"wait={wait:g}"
+    return await wait_for_change(
+        delivery,
+        source,
+        entry,
+        unchanged=lambda current: still_current(if_none_match, current),
+        seconds=wait,
+        fresh=fresh,
+        # The key may have been revoked or expired while it waited: 401 then, as for a new
+        # request (through the same key cache).
+        after_waiting=lambda: authenticate(request),
+    )

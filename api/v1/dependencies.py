@@ -1,0 +1,51 @@
+"""The services a route uses, each made per request and declared once as an Annotated alias."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from api.app_state import DatabaseDep, SettingsDep
+from api.auth.authorization import ActorDep
+from repositories.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from services.api_key_service import ApiKeyService
+from services.application_service import ApplicationService
+from services.audit_service import AuditService
+from services.configuration_service import ConfigurationService
+
+
+def get_unit_of_work(database: DatabaseDep) -> UnitOfWorkFactory:
+    return unit_of_work_factory(database)
+
+
+UnitOfWorkDep = Annotated[UnitOfWorkFactory, Depends(get_unit_of_work)]
+
+
+def get_application_service(unit_of_work: UnitOfWorkDep, actor: ActorDep) -> ApplicationService:
+    return ApplicationService(unit_of_work, actor=actor)
+
+
+def get_configuration_service(
+    unit_of_work: UnitOfWorkDep, settings: SettingsDep, actor: ActorDep
+) -> ConfigurationService:
+    return ConfigurationService(
+        unit_of_work,
+        max_json_depth=settings.max_json_depth,
+        max_document_bytes=settings.max_body_bytes,
+        actor=actor,
+    )
+
+
+def get_api_key_service(unit_of_work: UnitOfWorkDep, settings: SettingsDep) -> ApiKeyService:
+    return ApiKeyService(unit_of_work, pepper=settings.pepper)
+
+
+def get_audit_service(unit_of_work: UnitOfWorkDep) -> AuditService:
+    return AuditService(unit_of_work)
+
+
+ApplicationServiceDep = Annotated[ApplicationService, Depends(get_application_service)]
+ConfigurationServiceDep = Annotated[ConfigurationService, Depends(get_configuration_service)]
+ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
+AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]

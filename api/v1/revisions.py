@@ -1,0 +1,137 @@
+"""Routes for a configuration's history: its revisions, diffs between them, and restores."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.app_state import DeliveryDep
+from api.auth.authorization import ApplicationFrom, Permission, requires
+from api.problems.examples import problem_responses
+from api.v1.conditional import (
+    NOT_MODIFIED,
+    TAGGED,
+    IfNoneMatch,
+    PreconditionDep,
+    tagged,
+)
+from api.v1.dependencies import ConfigurationServiceDep
+from api.v1.pagination import LINK_HEADER_DOC, add_next_link
+from api.v1.paths import ConfigurationIdPath, RevisionPath
+from api.v1.request_bodies import JsonLimitsRoute, OptionalJsonBody
+from models.configuration import Configuration, ConfigurationRevision, RestoreRequest
+from models.fields import MAX_REVISION
+
+router = APIRouter(prefix="/configurations", tags=["configurations"], route_class=JsonLimitsRoute)
+
+JSON_PATCH_MEDIA_TYPE = "application/json-patch+json"
+
+
+class JsonPatchResponse(JSONResponse):
+    media_type = JSON_PATCH_MEDIA_TYPE
+
+
+@router.get(
+    "/{configuration_id}/revisions",
+    summary="List a configuration's revisions, newest first",
+    dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
+    description="Follow the `Link` header for older ones.",
+    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503)},
+)
+def list_revisions(
+    configuration_id: ConfigurationIdPath,
+    service: ConfigurationServiceDep,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size.")] = 20,
+    after: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_REVISION, description="Return revisions older than this one."),
+    ] = None,
+) -> list[ConfigurationRevision]:
+    page = service.list_revisions(configuration_id=configuration_id, before=after, limit=limit)
+    add_next_link(request, response, page, limit=limit)
+    return page.items
+
+
+@router.get(
+    "/{configuration_id}/revisions/{revision}",
+    summary="Get one revision",
+    dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
+    response_model=ConfigurationRevision,
+    responses={**TAGGED, **NOT_MODIFIED, **problem_responses(404, 422, 503)},
+)
+def get_revision(
+    configuration_id: ConfigurationIdPath,
+    revision: RevisionPath,
+    service: ConfigurationServiceDep,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
+) -> Any:
+    found = service.get_revision(configuration_id=configuration_id, revision=revision)
+    return tagged(response, found, if_none_match)
+
+
+@router.post(
+    "/{configuration_id}/revisions/{revision}/restore",
+    summary="Restore a revision",
+    description="Makes a new revision whose config, schema and comments are those of the "
+    "given one (the name stays). History only grows. The body is optional.",
+    dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), OptionalJsonBody],
+    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
+)
+def restore_revision(
+    configuration_id: ConfigurationIdPath,
+    revision: RevisionPath,
+    service: ConfigurationServiceDep,
+    delivery: DeliveryDep,
+    precondition: PreconditionDep,
+    response: Response,
+    body: RestoreRequest | None = None,
+) -> Configuration:
+    restored = service.restore(
+        configuration_id=configuration_id,
+        revision=revision,
+        message=body.message if body else None,
+        precondition=precondition,
+    )
+    delivery.written(restored.value)
+    written: Configuration = tagged(response, restored)
+    return written
+
+
+@router.get(
+    "/{configuration_id}/diff",
+    summary="Diff two revisions as a JSON Patch",
+    dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
+    description="An RFC 6902 JSON Patch that turns revision `from`'s config into revision "
+    "`to`'s (either may be the older one).",
+    response_class=JsonPatchResponse,
+    responses={
+        200: {
+            "description": "The JSON Patch operations.",
+            "content": {
+                JSON_PATCH_MEDIA_TYPE: {
+                    "example": [
+                        {"op": "replace", "path": "/database/pool_size", "value": 40},
+                        {"op": "remove", "path": "/features/new_checkout"},
+                    ],
+                }
+            },
+        },
+        **problem_responses(404, 422, 503),
+    },
+)
+def diff_revisions(
+    configuration_id: ConfigurationIdPath,
+    service: ConfigurationServiceDep,
+    source: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_REVISION, description="The revision to start from.")
+    ],
+    target: Annotated[
+        int, Query(alias="to", ge=1, le=MAX_REVISION, description="The revision to arrive at.")
+    ],
+) -> list[dict[str, Any]]:
+    return service.diff(configuration_id=configuration_id, source=source, target=target)

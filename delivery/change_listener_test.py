@@ -1,0 +1,91 @@
+"""The change listener against a real PostgreSQL: retention is enforced while writes keep
+arriving (a busy log is pruned on its own schedule, not only when it falls quiet)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+from database.migration_runner import MigrationRunner
+from database.pool import connect
+from delivery.change_feed import ChangeFeed
+from delivery.change_listener import ChangeListener
+from models.change import ChangeEntry, ChangeKind
+from repositories.change_log_repository import ChangeLogRepository
+from testing.databases import temporary_database
+
+APPLICATION_ID = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
+CONFIGURATION_ID = "01JQ3V7B2D4F6H8K0M2P4R6T8V"
+
+
+def keep_writing(url: str, stop: threading.Event, written: list[int]) -> None:
+    """Append a change every 20 ms (each with its NOTIFY) until `stop`."""
+    connection = connect(url)
+    try:
+        revision = 0
+        while not stop.is_set():
+            revision += 1
+            entry = ChangeEntry(
+                kind=ChangeKind.UPDATED,
+                configuration_id=CONFIGURATION_ID,
+                name="prod",
+                revision=revision,
+            )
+            with connection:
+                position = ChangeLogRepository(connection).append(
+                    application_id=APPLICATION_ID, entries=[entry]
+                )
+            written.append(position)
+            stop.wait(0.02)
+    finally:
+        connection.close()
+
+
+def oldest_kept(url: str) -> int | None:
+    connection = connect(url)
+    try:
+        with connection:
+            return ChangeLogRepository(connection).bounds()[1]
+    finally:
+        connection.close()
+
+
+def test_the_log_is_pruned_while_writes_keep_arriving(server_url: str) -> None:
+    with temporary_database(server_url) as url:
+        MigrationRunner(url).up()
+        feed = ChangeFeed()
+        listener = ChangeListener(
+            dsn=url, connect_options={}, feed=feed, retention=timedelta(0), prune_interval=0.2
+        )
+        stop = threading.Event()
+        written: list[int] = []
+        writer = threading.Thread(target=keep_writing, args=(url, stop, written))
+
+        async def scenario() -> tuple[int, int | None, int]:
+            task = asyncio.create_task(listener.run())
+            try:
+                await asyncio.wait_for(listener.connected.wait(), 10)
+                writer.start()
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 10
+                # Writes arrive every 20 ms, ten times within each prune interval.
+                while listener.prunes < 4 and loop.time() < deadline:
+                    await asyncio.sleep(0.05)
+                return listener.prunes, await asyncio.to_thread(oldest_kept, url), len(written)
+            finally:
+                stop.set()
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+        try:
+            prunes, oldest, count = asyncio.run(scenario())
+        finally:
+            stop.set()
+            if writer.is_alive():
+                writer.join()
+
+    assert prunes >= 4
+    assert count > 1
+    assert oldest is None or oldest > written[0]  # the first records were pruned
+    assert feed.position >= written[0]  # and the listener kept publishing all along
