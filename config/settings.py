@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from config.trusted_issuers import TrustedIssuer, check_distinct, parse_issuers
+from identity.trusted_issuers import TrustedIssuer, check_distinct, parse_issuers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

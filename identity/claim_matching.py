@@ -16,21 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from models.identity_binding import parse_json_pointer
+
 ClaimValue = str | int | bool
 _MISSING = object()
 _MAX_INDEX_DIGITS = 9
-
-
-def parse_json_pointer(pointer: str) -> list[str] | None:
-    """The reference tokens of `pointer` ("/a/b~1c" -> ["a", "b/c"]); None when it is no JSON
-    Pointer (it must start with "/", and "~" must be followed by "0" or "1")."""
-    if not pointer.startswith("/"):
-        return None
-    parts = pointer[1:].split("/")
-    for part in parts:
-        if part.count("~") != part.count("~0") + part.count("~1"):
-            return None
-    return [part.replace("~1", "/").replace("~0", "~") for part in parts]
 
 
 def _step(value: Any, part: str) -> Any:

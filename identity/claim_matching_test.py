@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from identity.claim_matching import ClaimRule, parse_json_pointer
+from identity.claim_matching import ClaimRule
+from models.identity_binding import parse_json_pointer
 
 KUBERNETES_CLAIMS = {
     "iss": "https://kubernetes.default.svc",

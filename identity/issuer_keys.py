@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 
 from jwt import PyJWK
 
-from config.trusted_issuers import TrustedIssuer
 from identity.key_fetcher import KeyFetcher, KeyFetchFailed
 from identity.key_set import KeyDoesNotFit, KeySet, NoSuchKey
 from identity.rejections import TokenRejected, TokenRejection
+from identity.trusted_issuers import TrustedIssuer
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from config.trusted_issuers import TrustedIssuer
 from identity.issuer_keys import IssuerDirectory, IssuerKeys
 from identity.key_fetcher import KeyFetcher
 from identity.key_set import KeySet
 from identity.rejections import TokenRejected, TokenRejection
+from identity.trusted_issuers import TrustedIssuer
 from testing.oidc_issuer import JWKS_PATH, CannedResponse, OidcIssuer, run_oidc_issuer
 
 T = TypeVar("T")

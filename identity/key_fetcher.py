@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from config.trusted_issuers import TrustedIssuer, check_url, read_jwks_file
 from identity.key_set import InvalidKeySet, KeySet, parse_jwks
+from identity.trusted_issuers import TrustedIssuer, check_url, read_jwks_file
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 TIMEOUT_SECONDS = 5.0

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from config.trusted_issuers import TrustedIssuer
 from identity.key_fetcher import KeyFetcher, KeyFetchFailed, discovery_url
 from identity.key_set import KeySet
+from identity.trusted_issuers import TrustedIssuer
 from testing.oidc_issuer import (
     DISCOVERY_PATH,
     JWKS_PATH,

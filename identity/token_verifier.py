@@ -143,6 +143,11 @@ class TokenVerifier:
             expires_at=datetime.fromtimestamp(expires, UTC),
         )
 
+    def check_not_expired(self, verified: VerifiedToken) -> None:
+        """For a caller that waited (a long poll, a stream) since its token was verified."""
+        if verified.expires_at.timestamp() <= self._clock() - self._leeway:
+            raise _reject(TokenRejection.EXPIRED, "the token has expired (exp)")
+
     def _decode(
         self,
         token: str,

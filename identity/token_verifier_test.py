@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from config.trusted_issuers import TrustedIssuer
 from identity.issuer_keys import IssuerDirectory
 from identity.rejections import TokenRejected, TokenRejection
 from identity.token_verifier import MAX_TOKEN_BYTES, TokenVerifier, VerifiedToken
+from identity.trusted_issuers import TrustedIssuer
 from testing.oidc_issuer import OidcIssuer, run_oidc_issuer
 
 AUDIENCE = "config-service"

@@ -277,6 +277,13 @@ def _handler(issuer: OidcIssuer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def trusting(*issuers: OidcIssuer, **members: Any) -> list[dict[str, Any]]:
+    """OIDC_ISSUERS entries that trust `issuers` for the default audience."""
+    return [
+        {"issuer": issuer.url, "audiences": [DEFAULT_AUDIENCE], **members} for issuer in issuers
+    ]
+
+
 @contextmanager
 def run_oidc_issuer(**options: Any) -> Iterator[OidcIssuer]:
     """An issuer serving on a free port of 127.0.0.1 until the block ends."""
