@@ -43,15 +43,23 @@ class KeyFetcher:
     ) -> None:
         self.timeout_seconds = timeout_seconds
         self.max_bytes = max_bytes
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_seconds),
-            follow_redirects=False,
-            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
-        )
+        self._http: httpx.AsyncClient | None = None  # made at the first fetch, on its loop
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout_seconds),
+                follow_redirects=False,
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
+            )
+        return self._http
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def fetch(self, issuer: TrustedIssuer) -> KeySet:
         """The issuer's keys now; KeyFetchFailed when they cannot be had."""

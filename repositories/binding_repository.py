@@ -60,7 +60,7 @@ def binding_from_row(row: dict[str, Any]) -> Binding:
 
 class BindingRepository(Repository):
     def add(self, *, binding_id: str, data: BindingCreate) -> Binding:
-        row = self._fetch_one(
+        [binding] = self._all(
             INSERT_BINDING,
             {
                 "id": binding_id,
@@ -72,9 +72,7 @@ class BindingRepository(Repository):
                 "reveal_secrets": data.reveal_secrets,
             },
         )
-        if row is None:
-            raise RuntimeError("INSERT ... RETURNING returned no row")
-        return binding_from_row(row)
+        return binding
 
     def get(self, *, binding_id: str) -> Binding | None:
         row = self._fetch_one(SELECT_BINDING, {"id": binding_id})

@@ -353,8 +353,12 @@ def test_a_provider_down_at_start_gives_401_then_its_tokens_work_once_it_is_back
 def test_an_admin_identity_may_read_metrics_when_they_need_a_key(
     database_url: str, oidc_issuer: OidcIssuer
 ) -> None:
+    # With rate limits on: /metrics takes no budget, an identity's included.
     settings = make_settings(
-        database_url, oidc_issuers=trusting(oidc_issuer), metrics_require_key=True
+        database_url,
+        oidc_issuers=trusting(oidc_issuer),
+        metrics_require_key=True,
+        rate_limit_per_second=100,
     )
     with run_live_server(settings, default_key=False) as server:
         subject = unique_name("operator")
@@ -366,3 +370,30 @@ def test_an_admin_identity_may_read_metrics_when_they_need_a_key(
         )
 
     assert as_admin.status_code == 200
+
+
+def test_a_scoped_identity_gets_the_validation_answer_for_what_is_no_id(
+    identity_admin: httpx.Client, identity_server: LiveServer, oidc_issuer: OidcIssuer
+) -> None:
+    application = create_application(identity_admin)
+    subject = unique_name("scoped")
+    bind(
+        identity_admin,
+        oidc_issuer,
+        {"sub": subject},
+        role="write",
+        applications=[application["id"]],
+    )
+    token = as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject)))
+
+    with httpx.Client(base_url=identity_server.url, headers=token) as client:
+        answers = [
+            client.get("/api/v1/applications/not-a-ulid"),
+            client.get("/api/v1/configurations/not-a-ulid"),
+            client.post(
+                "/api/v1/configurations",
+                json={"application_id": "not-a-ulid", "name": "p", "config": {}},
+            ),
+        ]
+
+    assert [response.status_code for response in answers] == [422, 422, 422]
