@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import operations
+from api.auth.identities import Identities
 from api.auth.key_cache import KeyCache
 from api.edge import metrics
 from api.edge.body_limit import BodyLimitMiddleware
@@ -72,10 +73,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         draining=app.state.draining,
     )
     app.state.delivery = delivery  # read by api/app_state.py's accessor
+    identities: Identities = app.state.identities
+    await identities.start()  # the issuers' keys arrive in the background
     try:
         yield
     finally:
         app.state.draining.set()
+        await identities.stop()
         await delivery.stop()
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements
         # may: cancel them, or closing their connections would wait for them.
@@ -100,6 +104,10 @@ def create_app(
             {"name": "applications", "description": "Owners of configurations."},
             {"name": "configurations", "description": "Named JSON documents."},
             {"name": "keys", "description": "API keys (admin only)."},
+            {
+                "name": "bindings",
+                "description": "Which identity tokens are let in, with which role (admin only).",
+            },
             {"name": "audit", "description": "Who changed what."},
             {"name": "operations", "description": "Health and metrics, for operators."},
         ],
@@ -110,6 +118,7 @@ def create_app(
     app.state.draining = threading.Event()
     app.state.metrics = metrics.Metrics()
     app.state.key_cache = KeyCache(seconds=settings.api_key_cache_seconds)
+    app.state.identities = Identities(settings)
     app.include_router(v1_router)
     app.include_router(operations.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

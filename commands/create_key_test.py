@@ -129,7 +129,7 @@ def test_on_a_database_without_the_schema_it_says_to_migrate(empty_database_url:
 
     assert printed.returncode == 1
     assert printed.stdout == ""
-    assert printed.stderr.startswith("create-key: Database schema is not current: 4 pending")
+    assert printed.stderr.startswith("create-key: Database schema is not current: 5 pending")
     assert printed.stderr.strip().endswith("Run `pipenv run migrate`.")
 
 

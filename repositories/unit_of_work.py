@@ -1,8 +1,8 @@
 """A unit of work: one transaction, and the repositories that work in it.
 
 Services open one with `with self._unit_of_work() as uow:` and reach the data through
-`uow.applications`, `uow.configurations`, `uow.api_keys`, `uow.audit` and `uow.change_log`;
-the transaction commits when the block ends and rolls back when it raises.
+`uow.applications`, `uow.configurations`, `uow.api_keys`, `uow.bindings`, `uow.audit` and
+`uow.change_log`; the transaction commits when the block ends and rolls back when it raises.
 A new repository is added here, once.
 """
 
@@ -15,6 +15,7 @@ from database.pool import Connection, Database
 from repositories.api_key_repository import ApiKeyRepository
 from repositories.application_repository import ApplicationRepository
 from repositories.audit_repository import AuditRepository
+from repositories.binding_repository import BindingRepository
 from repositories.change_log_repository import ChangeLogRepository
 from repositories.configuration_repository import ConfigurationRepository
 
@@ -24,6 +25,7 @@ class UnitOfWork:
         self.applications = ApplicationRepository(connection)
         self.configurations = ConfigurationRepository(connection)
         self.api_keys = ApiKeyRepository(connection)
+        self.bindings = BindingRepository(connection)
         # Every change appends its record here, in its own transaction (before the change log).
         self.audit = AuditRepository(connection)
         # Appends must come last in a writing transaction (see change_log_repository.py).
