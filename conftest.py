@@ -22,6 +22,7 @@ from database.pool import Database
 from testing.api_keys import bearer
 from testing.databases import temporary_database
 from testing.live_server import LiveServer, run_live_server
+from testing.oidc_issuer import OidcIssuer, run_oidc_issuer, trusting
 from testing.secret_keys import TEST_SECRETS_KEYS
 
 TEST_SERVER_DIRECTORY = PROJECT_ROOT / ".postgres" / "test"
@@ -114,10 +115,40 @@ def checked_server(database_url: str) -> Iterator[LiveServer]:
         yield server
 
 
+def admin_client(server: LiveServer) -> httpx.Client:
+    """A client of `server` that sends its admin key."""
+    assert server.admin_key is not None
+    return httpx.Client(base_url=server.url, headers=bearer(server.admin_key), timeout=30)
+
+
 @pytest.fixture
 def admin(checked_server: LiveServer) -> Iterator[httpx.Client]:
     """A client of `checked_server` that sends its admin key."""
-    assert checked_server.admin_key is not None
-    headers = bearer(checked_server.admin_key)
-    with httpx.Client(base_url=checked_server.url, headers=headers, timeout=30) as http:
+    with admin_client(checked_server) as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[OidcIssuer]:
+    """A real OpenID issuer on a free local port, shared by the session: tests that rotate its
+    keys or take it down start one of their own."""
+    with run_oidc_issuer() as issuer:
+        yield issuer
+
+
+@pytest.fixture(scope="session")
+def identity_server(database_url: str, oidc_issuer: OidcIssuer) -> Iterator[LiveServer]:
+    """The real service trusting `oidc_issuer`'s tokens (audience `config-service`), sending no
+    key of its own; headers up to 64 KiB, so that oversized tokens reach authentication."""
+    settings = make_settings(
+        database_url, oidc_issuers=trusting(oidc_issuer), max_header_bytes=65_536
+    )
+    with run_live_server(settings, default_key=False) as server:
+        yield server
+
+
+@pytest.fixture
+def identity_admin(identity_server: LiveServer) -> Iterator[httpx.Client]:
+    """A client of `identity_server` that sends its admin key."""
+    with admin_client(identity_server) as http:
         yield http

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import operations
+from api.auth.identities import Identities
 from api.auth.key_cache import KeyCache
 from api.auth.reveal_memory import RevealMemory
 from api.edge import metrics
@@ -74,10 +75,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         draining=app.state.draining,
     )
     app.state.delivery = delivery  # read by api/app_state.py's accessor
+    identities: Identities = app.state.identities
+    await identities.start()  # the issuers' keys arrive in the background
     try:
         yield
     finally:
         app.state.draining.set()
+        await identities.stop()
         await delivery.stop()
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements
         # may: cancel them, or closing their connections would wait for them.
@@ -102,6 +106,10 @@ def create_app(
             {"name": "applications", "description": "Owners of configurations."},
             {"name": "configurations", "description": "Named JSON documents."},
             {"name": "keys", "description": "API keys (admin only)."},
+            {
+                "name": "bindings",
+                "description": "Which identity tokens are let in, with which role (admin only).",
+            },
             {"name": "audit", "description": "Who changed what."},
             {"name": "operations", "description": "Health and metrics, for operators."},
         ],
@@ -114,6 +122,8 @@ def create_app(
     app.state.key_cache = KeyCache(seconds=settings.api_key_cache_seconds)
     app.state.secret_cipher = SecretCipher(settings.secrets_keyring.keys)
     app.state.reveal_memory = RevealMemory()
+
+    app.state.identities = Identities(settings)
     app.include_router(v1_router)
     app.include_router(operations.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,16 +22,10 @@ from config.settings import PROJECT_ROOT
 from conftest import make_settings
 from database.pool import connect
 from testing.api_keys import create_api_key
+from testing.ports import free_port
 
 CANARY_PASSWORD = "canary-serve-Pa55-4c1d"
 GRACE_SECONDS = 10
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager

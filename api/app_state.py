@@ -1,7 +1,7 @@
 """What main's create_app and lifespan made for the requests to use, each read through one
-typed accessor here: the settings, the pool, delivery, the key cache, the secrets' cipher and
-the reveals remembered, the metrics, and what readiness reports (the draining flag, the
-probe)."""
+typed accessor here: the settings, the pool, delivery, the key cache, identity tokens (issuers'
+keys, verifier, bindings cache), the secrets' cipher and the reveals remembered, the metrics,
+and what readiness reports (the draining flag, the probe)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.applications import Starlette
 
+from api.auth.identities import Identities
 from api.auth.key_cache import KeyCache
 from api.auth.reveal_memory import RevealMemory
 from api.edge.metrics import Metrics
@@ -58,6 +59,11 @@ def get_reveal_memory(request: Request) -> RevealMemory:
     return memory
 
 
+def get_identities(request: Request) -> Identities:
+    identities: Identities = request.app.state.identities
+    return identities
+
+
 def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -78,3 +84,4 @@ def get_readiness(request: Request) -> ReadinessProbe | None:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 DeliveryDep = Annotated[Delivery, Depends(get_delivery)]
+IdentitiesDep = Annotated[Identities, Depends(get_identities)]

@@ -2,6 +2,10 @@
 say: admin everything; write and read within their applications; 404 (the very body of a missing
 object) outside them; 403 for a role too low; 401 without a usable key.
 
+Identity tokens go through the same checks: a token whose bindings grant what a key grants gets
+exactly the key's answers (`token_write_a` those of `write_a`...); a verified token that no
+binding lets in gets 403 everywhere, an expired one 401.
+
 The operations come from the document the service serves, and the expectations must name each
 one, so a route added without a line here fails the first test.
 """
@@ -9,6 +13,7 @@ one, so a route added without a line here fails the first test.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,8 +28,17 @@ from models.api_key import Role
 from services.ids import new_id
 from testing.api_keys import bearer, create_api_key
 from testing.live_server import LiveServer, run_live_server
+from testing.oidc_issuer import OidcIssuer, run_oidc_issuer, trusting
 
 KEYS = ("admin", "write_a", "read_a", "read_b", "revoked", "expired", "none")
+# Each identity token, and the key whose rights its binding grants.
+TOKENS = {
+    "token_admin": "admin",
+    "token_write_a": "write_a",
+    "token_read_a": "read_a",
+    "token_read_b": "read_b",
+}
+CALLERS = (*KEYS, *TOKENS, "token_unbound", "token_expired")
 
 # Per operation: the answer of write_a, read_a and read_b (admin: 2xx; revoked, expired and none:
 # 401). "404=" means the body equals the not-found answer of a missing object.
@@ -56,6 +70,10 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "GET /api/v1/keys/{key_id}": ("403", "403", "403"),
     "POST /api/v1/keys/{key_id}/revoke": ("403", "403", "403"),
     "GET /api/v1/audit": ("2xx", "403", "403"),
+    "POST /api/v1/bindings": ("403", "403", "403"),
+    "GET /api/v1/bindings": ("403", "403", "403"),
+    "GET /api/v1/bindings/{binding_id}": ("403", "403", "403"),
+    "DELETE /api/v1/bindings/{binding_id}": ("403", "403", "403"),
 }
 
 
@@ -66,11 +84,17 @@ class World:
     keys: dict[str, str]
     app_a: dict[str, Any]
     config_a: dict[str, Any]
+    issuer: OidcIssuer
 
 
 @pytest.fixture(scope="module")
 def world(database_url: str) -> Iterator[World]:
-    settings = make_settings(database_url)
+    with run_oidc_issuer(families=("RSA",)) as issuer:
+        yield from _world(database_url, issuer)
+
+
+def _world(database_url: str, issuer: OidcIssuer) -> Iterator[World]:
+    settings = make_settings(database_url, oidc_issuers=trusting(issuer))
     with (
         run_live_server(settings, default_key=False) as server,
         httpx.Client(base_url=server.url, timeout=30) as admin,
@@ -97,7 +121,24 @@ def world(database_url: str) -> Iterator[World]:
             "revoked": revoked.key,
             "expired": key(Role.ADMIN, expires_at=datetime.now(UTC) - timedelta(seconds=1)),
         }
-        yield World(server, admin, keys, app_a, config_a)
+        grants = {
+            "token_admin": ("admin", None),
+            "token_write_a": ("write", [app_a["id"]]),
+            "token_read_a": ("read", [app_a["id"]]),
+            "token_read_b": ("read", [app_b["id"]]),
+        }
+        for who, (role, applications) in grants.items():
+            binding = {"name": who, "issuer": issuer.url, "role": role}
+            admin.post(
+                "/api/v1/bindings",
+                json={**binding, "claims": {"sub": who}, "applications": applications},
+            ).raise_for_status()
+            keys[who] = issuer.token(issuer.claims(subject=who, lifetime=3600))
+        keys["token_unbound"] = issuer.token(issuer.claims(subject="nobody", lifetime=3600))
+        keys["token_expired"] = issuer.token(
+            issuer.claims(subject="token_admin", iat=int(time.time()) - 600, exp=1)
+        )
+        yield World(server, admin, keys, app_a, config_a, issuer)
 
 
 def operations(document: dict[str, Any]) -> list[str]:
@@ -123,7 +164,7 @@ def request_for(
     method, template = operation.split(" ", 1)
     app_id, config_id = world.app_a["id"], world.config_a["id"]
     app_name, config_name = world.app_a["name"], "production"
-    key_id = new_id()
+    key_id = binding_id = new_id()
     if method == "DELETE" and "configuration_id" in template:
         created = world.admin.post(
             "/api/v1/configurations",
@@ -136,6 +177,11 @@ def request_for(
         key_id = world.admin.post("/api/v1/keys", json={"name": "target", "role": "read"}).json()[
             "id"
         ]
+    if "{binding_id}" in template:
+        binding = {"name": "target", "issuer": world.issuer.url, "role": "read"}
+        binding_id = world.admin.post(
+            "/api/v1/bindings", json={**binding, "claims": {"sub": "target"}}
+        ).json()["id"]
     if missing:
         app_id, config_id, app_name = new_id(), new_id(), unique_name("missing")
     path = (
@@ -145,6 +191,7 @@ def request_for(
         .replace("{application_name}", app_name)
         .replace("{configuration_name}", config_name)
         .replace("{key_id}", key_id)
+        .replace("{binding_id}", binding_id)
     )
     bodies: dict[str, Any] = {
         "POST /api/v1/applications": {"name": unique_name()},
@@ -157,6 +204,12 @@ def request_for(
         "PUT /api/v1/configurations/{configuration_id}": {"comments": unique_name("c")},
         "PATCH /api/v1/configurations/{configuration_id}": {"comments": unique_name("c")},
         "POST /api/v1/keys": {"name": "matrix", "role": "read"},
+        "POST /api/v1/bindings": {
+            "name": "matrix",
+            "issuer": world.issuer.url,
+            "claims": {"sub": "matrix"},
+            "role": "read",
+        },
     }
     params = {"from": 1, "to": 1} if template.endswith("/diff") else {}
     headers = {"Content-Type": "application/merge-patch+json"} if method == "PATCH" else {}
@@ -204,22 +257,27 @@ def without_ids(body: Any, *values: str) -> str:
 
 
 @pytest.mark.parametrize("operation", sorted(EXPECTED))
-@pytest.mark.parametrize("who", KEYS)
+@pytest.mark.parametrize("who", CALLERS)
 def test_each_key_gets_what_its_role_and_scope_allow(
     world: World, operation: str, who: str
 ) -> None:
     request, shown = request_for(world, operation)
     status, headers, body = call(request, world.keys.get(who))
 
-    if who in {"revoked", "expired", "none"}:
+    if who in {"revoked", "expired", "none", "token_expired"}:
         assert status == 401, body
         sent = who != "none"
         assert headers["www-authenticate"] == ('Bearer error="invalid_token"' if sent else "Bearer")
         assert body["status"] == 401
         assert world.keys.get(who, "no key") not in json.dumps(body)
         return
+    if who == "token_unbound":
+        assert status == 403, body
+        assert body["detail"].startswith("the identity 'nobody' of ")
+        return
     roles = ("write_a", "read_a", "read_b")
-    expected = "2xx" if who == "admin" else EXPECTED[operation][roles.index(who)]
+    as_key = TOKENS.get(who, who)
+    expected = "2xx" if as_key == "admin" else EXPECTED[operation][roles.index(as_key)]
     assert status_class(status) == expected.rstrip("="), body
     if expected.endswith("="):
         # Out of scope answers exactly as a missing object does (ids aside).
@@ -228,5 +286,6 @@ def test_each_key_gets_what_its_role_and_scope_allow(
         assert missing_status == status
         assert without_ids(body, *shown) == without_ids(missing_body, *hidden)
     if status == 403:
-        assert body["detail"].startswith("the API key ")
+        caller = "the identity " if who in TOKENS else "the API key "
+        assert body["detail"].startswith(caller)
         assert world.keys[who] not in json.dumps(body)

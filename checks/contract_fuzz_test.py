@@ -11,6 +11,7 @@ Run alone with more examples: `pipenv run fuzz` (see the README's Verification s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,11 +27,13 @@ from config.settings import Settings
 from conftest import make_settings
 from database.migration_runner import MigrationRunner
 from main import create_app
+from models.identity_binding import EXAMPLE_ISSUER
 from services.api_key_secrets import new_key
 from testing.api_keys import store_api_key
 from testing.databases import temporary_database
 from testing.fuzz_settings import fuzz_examples, fuzz_settings
 from testing.live_server import LiveServer, run_live_server
+from testing.oidc_issuer import OidcIssuer
 
 # The document as the code builds it; the first test proves the running service serves this one.
 DOCUMENT = create_app(Settings(_env_file=None)).openapi()  # type: ignore[call-arg]
@@ -52,11 +55,18 @@ def fuzz_database_url(server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(fuzz_database_url: str) -> Iterator[LiveServer]:
+def fuzz_server(
+    fuzz_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     # Bounded long polls: a generated `If-None-Match: *` with `Prefer: wait=N` really waits.
     # No default key: schemathesis sends the server's admin key (AdminKey), except in the
     # negative cases it makes by leaving the key out, which must get 401.
-    settings = make_settings(fuzz_database_url, long_poll_max_seconds=1)
+    # The documented example issuer is trusted (its keys from a file: nothing is fetched), so
+    # the example binding is created, then read, listed and deleted.
+    jwks = tmp_path_factory.mktemp("fuzz") / "jwks.json"
+    jwks.write_text(json.dumps(OidcIssuer(families=("P-256",)).jwks()), encoding="utf-8")
+    issuer = {"issuer": EXAMPLE_ISSUER, "audiences": ["config-service"], "jwks_file": str(jwks)}
+    settings = make_settings(fuzz_database_url, long_poll_max_seconds=1, oidc_issuers=[issuer])
     store_api_key(settings, ADMIN_KEY, name="fuzzing")
     with run_live_server(settings, admin_key=ADMIN_KEY, default_key=False) as server:
         yield server

@@ -15,11 +15,12 @@ import pytest
 
 from api.app_state import delivery_of as delivery_of_app
 from api.v1.events_test import open_stream
-from api.v1.values_test import create_application, create_configuration, put_config, values_path
+from api.v1.values_test import values_path
 from conftest import LiveServer, LiveServerFactory, make_settings
 from database.listen_connection import ListenConnection
 from delivery.change_listener import LISTENER_APPLICATION_NAME
 from delivery.runtime import Delivery
+from testing.seeding import create_application, create_configuration, put_config
 
 GENEROUS_SECONDS = 20.0
 

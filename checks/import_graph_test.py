@@ -2,6 +2,8 @@
 
 A request travels api -> services -> repositories -> database; delivery sits between api and
 services (it serves reads from memory and feeds streams); models and config are used by all.
+identity (who a bearer token proves its holder is) stands beside them: pure, it uses models only,
+api asks it, and config reads the trusted issuers' shape from it.
 So, for the production modules (everything but tests, `conftest.py`, and the tooling folders
 `testing/`, `benchmarks/` and `checks/`):
 
@@ -32,6 +34,7 @@ PRODUCT_PARTS = (
     "config",
     "database",
     "delivery",
+    "identity",
     "models",
     "repositories",
     "services",
@@ -39,14 +42,15 @@ PRODUCT_PARTS = (
 
 # What each part may import of the product: whole parts, or single modules by their full name.
 MAY_IMPORT: dict[str, frozenset[str]] = {
-    "config": frozenset({"config"}),
+    "config": frozenset({"config", "identity.trusted_issuers"}),
     "models": frozenset({"models"}),
+    "identity": frozenset({"identity", "models"}),
     "database": frozenset({"config", "database"}),
     "repositories": frozenset({"database", "models", "repositories"}),
     "services": frozenset({"models", "repositories", "services", "database.errors"}),
     "delivery": frozenset({"config", "database", "delivery", "models", "repositories", "services"}),
     "api": frozenset(
-        {"api", "config", "database", "delivery", "models", "repositories", "services"}
+        {"api", "config", "database", "delivery", "identity", "models", "repositories", "services"}
     ),
     "commands": frozenset({"commands", "config", "database", "models", "repositories", "services"}),
     # The composition root builds the app from every part.
@@ -58,7 +62,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 }
 WEB_FRAMEWORK = ("fastapi", "starlette", "uvicorn")
 WITHOUT_WEB_FRAMEWORK = frozenset(
-    {"config", "models", "database", "repositories", "services", "delivery"}
+    {"config", "models", "database", "repositories", "services", "delivery", "identity"}
 )
 
 
@@ -164,6 +168,14 @@ def test_no_web_framework_below_api(path: Path) -> None:
         ("delivery", "from api.v1 import conditional", ["api.v1.conditional"]),
         ("delivery", "from services.delivery_service import DeliveryService", []),
         ("models", "from config.settings import Settings", ["config.settings.Settings"]),
+        ("identity", "from models.identity_binding import ClaimValue", []),
+        ("identity", "from services.errors import NotFound", ["services.errors.NotFound"]),
+        ("config", "from identity.trusted_issuers import TrustedIssuer", []),
+        (
+            "config",
+            "from identity.token_verifier import TokenVerifier",
+            ["identity.token_verifier.TokenVerifier"],
+        ),
         ("repositories", "from services.errors import NotFound", ["services.errors.NotFound"]),
         ("database", "import models.change", ["models.change"]),
         ("api", "from delivery.reads import read_current", []),

@@ -67,8 +67,11 @@ def test_a_write_queued_behind_a_waiting_write_waits_the_lock_timeout_in_all(
 def test_the_true_bound_is_documented() -> None:
     description = Settings.model_fields["database_lock_timeout_ms"].description or ""
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    example = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
 
     assert "in all, however many locks, statements and retries it takes" in description
     assert "twice" not in description
     assert "queued behind another waiting write still gets its `503` after this" in readme
     assert "about twice" not in readme
+    assert "for database locks in all, however many locks, statements and\n# retries" in example
+    assert "twice" not in example

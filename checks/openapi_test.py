@@ -128,6 +128,7 @@ def test_creates_declare_201_with_a_location_header(document: dict[str, Any]) ->
         "/api/v1/applications",
         "/api/v1/configurations",
         "/api/v1/keys",
+        "/api/v1/bindings",
     ]
     for _, create in creates:
         created = create["responses"]["201"]

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 
 from config.settings import PROJECT_ROOT
-from main_test import free_port
 from testing.databases import with_database_name
+from testing.ports import free_port
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs, see database/embedded.py

@@ -44,9 +44,16 @@ def encodable(text: str) -> str:
     return text
 
 
+# Identity tokens (JWTs): a base64url JSON header (`{"` is `eyJ`), claims and signature. The
+# header's start is kept, so a text still tells a token was there.
+IDENTITY_TOKEN_SHAPE = re2.compile(r"(?P<keep>eyJ)[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
 def hide_api_keys(text: str) -> str:
-    """`text` with every API key in it cut to its prefix and `***` (linear time: RE2)."""
-    return str(API_KEY_SHAPE.sub(rf"\g<keep>{REDACTED}", encodable(text)))
+    """`text` with every API key in it cut to its prefix and `***`, and every identity token to
+    `eyJ***` (linear time: RE2)."""
+    hidden = API_KEY_SHAPE.sub(rf"\g<keep>{REDACTED}", encodable(text))
+    return str(IDENTITY_TOKEN_SHAPE.sub(rf"\g<keep>{REDACTED}", hidden))
 
 
 # Secrets of shapes we know, whatever their value: the password in a URL's user info, in a
@@ -67,6 +74,7 @@ _SECRET_SHAPES = [
         rf"\g<keep>{REDACTED}",
     ),
     (API_KEY_SHAPE, rf"\g<keep>{REDACTED}"),
+    (IDENTITY_TOKEN_SHAPE, rf"\g<keep>{REDACTED}"),
 ]
 
 # Attributes every LogRecord has; anything else was passed in `extra=` and is logged as a field.

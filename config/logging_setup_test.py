@@ -160,3 +160,25 @@ def test_text_with_a_lone_surrogate_is_scrubbed_not_raised() -> None:
     key = "cs_abcdefgh_" + "s" * 43
     assert hide_api_keys(f"config.\udc00 {key}") == "config.\\udc00 cs_abcdefgh_***"
     assert Redactor().redact("field \udc00 Bearer abc") == "field \\udc00 Bearer ***"
+
+
+CANARY_TOKEN = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJhbGljZSJ9.Q2FuYXJ5LXNpZ25hdHVyZQ"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"token {CANARY_TOKEN} refused", "token eyJ*** refused"),
+        (f"/api/v1/values/{CANARY_TOKEN}/x", "/api/v1/values/eyJ***/x"),
+        (f"{CANARY_TOKEN}.{CANARY_TOKEN}", "eyJ***.eyJ***"),
+        (
+            "eyJ alone, or eyJhbGci.without-a-signature-part",
+            "eyJ alone, or eyJhbGci.without-a-signature-part",
+        ),
+    ],
+)
+def test_identity_tokens_are_scrubbed_from_logs_and_problem_bodies(
+    text: str, expected: str
+) -> None:
+    assert Redactor().redact(text) == expected
+    assert hide_api_keys(text) == expected

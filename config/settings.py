@@ -7,14 +7,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from psycopg2 import ProgrammingError
 from psycopg2.extensions import parse_dsn
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from config.secrets_keys import Keyring, parse_keyring
+from identity.trusted_issuers import TrustedIssuer, check_distinct, parse_issuers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +31,9 @@ LogFormat = Literal["json", "text"]
 
 _URL_SCHEMES = ("postgresql://", "postgres://")
 # Settings whose value may hold a password: an error about them never shows the value.
-_SECRET_SETTINGS = frozenset({"DATABASE_URL", "API_KEY_PEPPER", "SECRETS_KEYS"})
+_SECRET_SETTINGS = frozenset({"DATABASE_URL", "API_KEY_PEPPER", "OIDC_ISSUERS", "SECRETS_KEYS"})
+# Inside OIDC_ISSUERS, the members whose value an error may show (never `hmac_secret`).
+_SHOWN_ISSUER_MEMBERS = frozenset({"issuer", "audiences", "jwks_uri", "jwks_file", "algorithms"})
 # Used when API_KEY_PEPPER is unset, so that `dev` and the tests need no setup; `serve` warns.
 DEVELOPMENT_PEPPER = "config-service-development-pepper"
 
@@ -65,8 +75,9 @@ class Settings(BaseSettings):
         default=2000,
         ge=1,
         le=3_600_000,
-        description="How long a request may wait for database locks, in all, however many locks, "
-        "statements and retries it takes; then its statement is cancelled (503).",
+        description="The most a request waits for database locks, in all, however many locks, "
+        "statements and retries it takes: once its database work has run this long, a statement "
+        "of it still waiting for a lock is cancelled (503).",
     )
     database_keepalives_idle_seconds: int = Field(
         default=10, ge=1, le=7200, description="Idle seconds before TCP keepalive probes start."
@@ -161,6 +172,25 @@ class Settings(BaseSettings):
         description="On SIGTERM, how long in-flight requests may take; then their database work "
         "is cancelled (503) and the process exits.",
     )
+    oidc_issuers: Annotated[list[TrustedIssuer], NoDecode, BeforeValidator(parse_issuers)] = Field(
+        default=[],
+        max_length=100,
+        description="Identity providers whose tokens (JWTs) are accepted, as a JSON list of "
+        "objects: issuer, audiences, and optionally jwks_uri, jwks_file, algorithms, "
+        "hmac_secret. Empty: no tokens, API keys only.",
+    )
+    oidc_leeway_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=60,
+        description="Clock skew allowed when checking a token's exp, nbf and iat.",
+    )
+    oidc_max_token_lifetime_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        le=31_622_400,
+        description="Tokens valid for longer (exp minus iat, or nbf, or now) are refused.",
+    )
 
     secrets_keys: SecretStr | None = Field(
         default=None,
@@ -197,6 +227,11 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("oidc_issuers")
+    @classmethod
+    def _issuers_are_distinct(cls, value: list[TrustedIssuer]) -> list[TrustedIssuer]:
+        return check_distinct(value)
+
     @model_validator(mode="after")
     def _pool_bounds_are_ordered(self) -> Settings:
         if self.database_pool_min_size > self.database_pool_max_size:
@@ -228,10 +263,20 @@ class SettingsError(Exception):
 def describe_settings_error(error: ValidationError) -> str:
     lines = ["Invalid settings:"]
     for item in error.errors(include_url=False):
-        setting = "_".join(str(part) for part in item["loc"]).upper()
+        root, *inner = item["loc"] or ("",)
+        setting = str(root).upper() + "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in inner
+        )
         message = item["msg"].removeprefix("Value error, ")
         value = item.get("input")
-        hidden = not setting or setting in _SECRET_SETTINGS or isinstance(value, dict)
+        hidden = (
+            not setting
+            or isinstance(value, dict | list)
+            or (
+                str(root).upper() in _SECRET_SETTINGS
+                and not any(part in _SHOWN_ISSUER_MEMBERS for part in inner)
+            )
+        )
         shown = "" if hidden else f" (got {value!r})"
         lines.append(f"  {setting or 'settings'}: {message}{shown}")
     return "\n".join(lines)

@@ -71,7 +71,9 @@ class Watched:
         self.budget = budget
         self.deadline = deadline
         self.started = time.monotonic()
-        self.cancelled = False  # the watch cancelled its statement: its lock budget is spent
+        # The watch has sent a cancel: its lock budget is spent. PostgreSQL ignores a cancel
+        # that arrives between statements, so this says nothing of the statement that failed.
+        self.cancelled = False
         self.active = True
         self.lock = threading.Lock()  # held while cancelling, so the end waits for the cancel
 
@@ -138,17 +140,13 @@ class LockWatch:
         """The transactions past their deadline, once there are any; None: stop."""
         while not self._stopped:
             now = time.monotonic()
-            overdue = [
-                watched
-                for watched in self._watched.values()
-                if watched.deadline <= now and not watched.cancelled
-            ]
+            # Cancelled ones too: a cancel that came too late was ignored, and the transaction
+            # may wait for a lock again.
+            overdue = [watched for watched in self._watched.values() if watched.deadline <= now]
             if overdue:
                 self._next_check = now
                 return overdue
-            deadlines = [
-                watched.deadline for watched in self._watched.values() if not watched.cancelled
-            ]
+            deadlines = [watched.deadline for watched in self._watched.values()]
             self._next_check = min(deadlines, default=None)
             self._condition.wait(None if self._next_check is None else self._next_check - now)
         return None
@@ -168,7 +166,7 @@ class LockWatch:
         for watched in overdue:
             if watched.pid in waiting:
                 with watched.lock:
-                    if watched.active and not watched.cancelled:
+                    if watched.active:
                         watched.cancelled = True
                         try:
                             watched.connection.cancel()

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg2.errors
 import pytest
 
 from conftest import make_settings
-from database.errors import DatabaseUnavailable
+from database.errors import ConstraintConflict, DatabaseUnavailable
 from database.lock_budget import LockWatch, new_request_budget
 from database.pool import Connection, Database, connect
 from services.ids import new_id
@@ -149,6 +150,36 @@ def test_a_statement_that_works_past_the_budget_is_not_cut(pool: Database, error
         assert cursor.fetchone() == ("", "done")
 
     assert errors.kinds == []
+
+
+def wait_twice_then_take_a_name(pool: Database, row: str) -> None:
+    """Wait for `row`'s lock twice in one transaction (a savepoint lets it go on after the
+    first cancel), then insert an application with the name `row`'s already has."""
+    with pool.transaction() as connection, connection.cursor() as cursor:
+        # PostgreSQL's own limits well after the budget, so that only the watch cuts a wait.
+        cursor.execute("SET LOCAL lock_timeout = '4s'; SET LOCAL statement_timeout = '8s'")
+        cursor.execute("SAVEPOINT before_waiting")
+        for _ in range(2):
+            with pytest.raises(psycopg2.errors.QueryCanceled):
+                lock(connection, row)
+            cursor.execute("ROLLBACK TO SAVEPOINT before_waiting")
+        cursor.execute(
+            "INSERT INTO applications (id, name) VALUES (%(id)s, %(name)s)",
+            {"id": new_id(), "name": row},
+        )
+
+
+def test_after_a_cancel_the_transaction_stays_watched_and_its_errors_are_its_own(
+    pool: Database, row: str, errors: Errors
+) -> None:
+    """A cancel the watch sent may come too late (the wait ended, the statement too) and be
+    ignored by PostgreSQL; the transaction goes on. A savepoint lets a test go on the same
+    way: a later wait is still cut at the budget (a QueryCanceled of the watch's, not
+    PostgreSQL's own LockNotAvailable), and a later error keeps its own meaning."""
+    with pytest.raises(ConstraintConflict):
+        wait_twice_then_take_a_name(pool, row)
+
+    assert errors.kinds == ["integrity"]
 
 
 def test_a_watch_that_cannot_ask_postgresql_says_so_and_cancels_nothing(

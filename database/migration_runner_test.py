@@ -423,6 +423,7 @@ def test_real_migrations_up_down_up(empty_database_url: str) -> None:
         ("api_keys", "prefix"),
         ("applications", "id"),
         ("audit_log", "application_id"),
+        ("audit_log", "binding_ids"),
         ("audit_log", "configuration_id"),
         ("audit_log", "key_id"),
         ("audit_log", "target_id"),
@@ -431,6 +432,8 @@ def test_real_migrations_up_down_up(empty_database_url: str) -> None:
         ("configuration_revisions", "configuration_id"),
         ("configurations", "application_id"),
         ("configurations", "id"),
+        ("identity_bindings", "applications"),
+        ("identity_bindings", "id"),
     ]
     assert runner.status().is_current is True
 

@@ -179,8 +179,10 @@ class Database:
                     yield connection
             except psycopg2.Error as error:
                 broken = connection.closed != 0 or is_connection_failure(error)
-                # Cancelled by the lock watch: the request's whole wait for locks is spent.
-                budget_spent = watched is not None and watched.cancelled
+                # The lock watch cancelled this statement (a cancel it sent may also have come too
+                # late to stop any): the request's whole wait for locks is spent.
+                cancelled = isinstance(error, psycopg2.errors.QueryCanceled)
+                budget_spent = cancelled and watched is not None and watched.cancelled
                 kind = "lock_timeout" if budget_spent else classify_database_error(error)
                 self.listener.database_error(kind)
                 if broken:

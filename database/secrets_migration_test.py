@@ -3,13 +3,15 @@ refuses to lose secret values."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import psycopg2
 import pytest
 
-from database.migration_files import MigrationError
-from database.migration_runner import MigrationRunner
+from database.migration_files import MigrationError, discover_migrations
+from database.migration_runner import MIGRATIONS_DIRECTORY, MigrationRunner
 
 APPLICATION = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 CONFIGURATION = "01JQ3V7B2D4F6H8K0M2P4R6T8V"
@@ -81,9 +83,18 @@ def test_reveals_are_audited_and_remembered_once(migrated: str) -> None:
     assert run_sql(migrated, "SELECT action FROM audit_log") == [("configuration.revealed",)]
 
 
+def back_to_005(database_url: str) -> MigrationRunner:
+    """The runner, with the migrations after 005_secrets reverted."""
+    runner = MigrationRunner(database_url)
+    later = [name for name in runner.status().applied if name > "005_secrets"]
+    assert runner.down(len(later)) == sorted(later, reverse=True)
+    assert runner.status().applied[-1] == "005_secrets"
+    return runner
+
+
 def test_down_refuses_while_secrets_are_stored(migrated: str) -> None:
     run_sql(migrated, "UPDATE configuration_revisions SET secrets = '{/a}'")
-    runner = MigrationRunner(migrated)
+    runner = back_to_005(migrated)
 
     with pytest.raises(
         MigrationError, match="configurations hold secret values, which would be lost"
@@ -104,7 +115,7 @@ def test_down_keeps_audit_records_of_reveals(migrated: str) -> None:
         " VALUES ('k', 'configuration.revealed', 'configuration', %(configuration)s)",
         {"configuration": CONFIGURATION},
     )
-    runner = MigrationRunner(migrated)
+    runner = back_to_005(migrated)
 
     assert runner.down() == ["005_secrets"]
 
@@ -116,4 +127,31 @@ def test_down_keeps_audit_records_of_reveals(migrated: str) -> None:
             "INSERT INTO audit_log (key_name, action, target_type, target_id)"
             " VALUES ('k', 'configuration.revealed', 'configuration', 'x')",
         )
-    assert runner.up() == ["005_secrets"]
+
+
+def test_a_database_that_had_006_before_005_gets_the_same_schema(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """005 and 006 were written side by side: a database migrated without 005 (and 007) gets
+    them later, in any order, and ends with the same rules as one migrated in order."""
+    for migration in discover_migrations(MIGRATIONS_DIRECTORY):
+        if migration.name not in ("005_secrets", "007_audit_reveals"):
+            shutil.copy(migration.up_path, tmp_path)
+    MigrationRunner(empty_database_url, tmp_path).up()
+    run_sql(
+        empty_database_url,
+        "INSERT INTO audit_log (key_name, action, target_type, target_id)"
+        " VALUES ('k', 'binding.created', 'binding', 'b')",
+    )
+
+    assert MigrationRunner(empty_database_url).up() == ["005_secrets", "007_audit_reveals"]
+
+    run_sql(
+        empty_database_url,
+        "INSERT INTO audit_log (key_name, action, target_type, target_id)"
+        " VALUES ('k', 'configuration.revealed', 'configuration', 'c')",
+    )
+    assert run_sql(empty_database_url, "SELECT action FROM audit_log ORDER BY id") == [
+        ("binding.created",),
+        ("configuration.revealed",),
+    ]

@@ -26,23 +26,30 @@ class AuditAction(StrEnum):
     CONFIGURATION_REVEALED = "configuration.revealed"
     KEY_CREATED = "key.created"
     KEY_REVOKED = "key.revoked"
+    BINDING_CREATED = "binding.created"
+    BINDING_DELETED = "binding.deleted"
 
 
 class TargetType(StrEnum):
     APPLICATION = "application"
     CONFIGURATION = "configuration"
     KEY = "key"
+    BINDING = "binding"
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks for a change, in the service's words: the key (None for the command line),
-    and the request id and client address to find the request again."""
+    """Who asks for a change, in the service's words: the key (None for the command line and
+    for an identity token), or the identity's issuer and subject with the bindings that let it
+    in, and the request id and client address to find the request again."""
 
     key_id: str | None
     key_name: str | None
     request_id: str | None = None
     client_address: str | None = None
+    issuer: str | None = None
+    subject: str | None = None
+    binding_ids: tuple[str, ...] = ()
 
 
 COMMAND_LINE = Actor(key_id=None, key_name="create-key command")
@@ -66,6 +73,18 @@ class AuditRecord(ApiModel):
     at: datetime = Field(examples=["2026-11-23T09:30:00.123456Z"])
     key_id: str | None = Field(examples=[EXAMPLE_KEY_ID])
     key_name: str | None = Field(examples=["billing deploys"])
+    issuer: str | None = Field(
+        description="For a change made with an identity token: its issuer (key_id is null).",
+        examples=[None],
+    )
+    subject: str | None = Field(
+        description="For a change made with an identity token: its subject (`sub`).",
+        examples=[None],
+    )
+    binding_ids: list[str] | None = Field(
+        description="For a change made with an identity token: the bindings that let it in.",
+        examples=[None],
+    )
     action: AuditAction
     target_type: TargetType
     target_id: str = Field(examples=[EXAMPLE_CONFIGURATION_ID])

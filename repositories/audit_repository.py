@@ -10,17 +10,18 @@ from models.audit import Actor, AuditEntry, AuditFilter, AuditRecord
 from repositories.repository import Repository
 
 INSERT_RECORD = """
-    INSERT INTO audit_log (key_id, key_name, action, target_type, target_id, application_id,
-                           configuration_id, revision_before, revision_after, request_id,
-                           client_address)
-    VALUES (%(key_id)s, %(key_name)s, %(action)s, %(target_type)s, %(target_id)s,
-            %(application_id)s, %(configuration_id)s, %(revision_before)s, %(revision_after)s,
-            %(request_id)s, %(client_address)s)
+    INSERT INTO audit_log (key_id, key_name, issuer, subject, binding_ids, action, target_type,
+                           target_id, application_id, configuration_id, revision_before,
+                           revision_after, request_id, client_address)
+    VALUES (%(key_id)s, %(key_name)s, %(issuer)s, %(subject)s, %(binding_ids)s, %(action)s,
+            %(target_type)s, %(target_id)s, %(application_id)s, %(configuration_id)s,
+            %(revision_before)s, %(revision_after)s, %(request_id)s, %(client_address)s)
 """
 
 SELECT_RECORDS_PAGE = """
-    SELECT id, at, key_id, key_name, action, target_type, target_id, application_id,
-           configuration_id, revision_before, revision_after, request_id, client_address
+    SELECT id, at, key_id, key_name, issuer, subject, binding_ids, action, target_type,
+           target_id, application_id, configuration_id, revision_before, revision_after,
+           request_id, client_address
     FROM audit_log
     WHERE (%(before)s::bigint IS NULL OR id < %(before)s)
       AND (%(application_id)s::text IS NULL OR application_id = %(application_id)s)
@@ -44,6 +45,9 @@ class AuditRepository(Repository):
                 {
                     "key_id": actor.key_id,
                     "key_name": actor.key_name,
+                    "issuer": actor.issuer,
+                    "subject": actor.subject,
+                    "binding_ids": list(actor.binding_ids) or None,
                     "action": entry.action.value,
                     "target_type": entry.target_type.value,
                     "target_id": entry.target_id,

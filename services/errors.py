@@ -33,6 +33,10 @@ class ApiKeyNotFound(NotFound):
     resource = "key"
 
 
+class BindingNotFound(NotFound):
+    resource = "binding"
+
+
 class Conflict(DomainError):
     """The request is valid but clashes with the current state of the data."""
 

@@ -15,9 +15,13 @@ from repositories.unit_of_work import UnitOfWorkFactory
 
 
 def reader_of(actor: Actor) -> str:
-    """Who reads, as secret_reveals remembers them: the key's id (or, for a caller without
-    one, its name)."""
-    return actor.key_id or f"name:{actor.key_name}"
+    """Who reads, as secret_reveals remembers them: a key by its id, an identity by its issuer
+    and subject (whatever bindings let it in), else by name."""
+    if actor.key_id is not None:
+        return actor.key_id
+    if actor.issuer is not None:
+        return f"identity {actor.issuer} {actor.subject}"
+    return f"name {actor.key_name}"
 
 
 class SecretRevealService:

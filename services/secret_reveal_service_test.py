@@ -42,7 +42,17 @@ def test_each_reader_reveals_each_revision_once(database: Database) -> None:
     ]
 
 
-def test_a_reader_without_a_key_id_is_told_by_name() -> None:
+def test_readers_are_told_apart_by_key_identity_or_name() -> None:
+    identity = Actor(
+        key_id=None,
+        key_name=None,
+        issuer="https://issuer.example",
+        subject="ci",
+        binding_ids=("b",),
+    )
+
+    assert reader_of(Actor(key_id="K1", key_name="x")) == "K1"
+    assert reader_of(identity) == "identity https://issuer.example ci"
     assert reader_of(Actor(key_id=None, key_name="create-key command")) == (
-        "name:create-key command"
+        "name create-key command"
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess  # runs PostgreSQL's own binaries, never a shell  # nosec B404
 import tempfile
 import warnings
 from pathlib import Path
+
+from testing.ports import free_port
 
 with warnings.catch_warnings():
     # platformdirs warns at import when XDG_RUNTIME_DIR is unset (see database/embedded.py).
@@ -27,20 +28,13 @@ SYSTEM_USER = "embedded_postgres"
 _COMMAND_TIMEOUT_SECONDS = 60
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class DisposableServer:
     def __init__(self) -> None:
         # Not under pytest's tmp_path: pytest keeps its base directory at mode 0700, which the
         # unprivileged server user could not traverse when the tests run as root.
         self.directory = Path(tempfile.mkdtemp(prefix="config-service-faults-"))
         self.data_directory = self.directory / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._user = SYSTEM_USER if os.geteuid() == 0 else None
         if self._user is not None:
             ensure_user_exists(self._user)

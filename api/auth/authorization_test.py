@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from api.auth.authorization import may_reveal
+from api.auth.caller import Caller
 from models.api_key import ApiKey, Role
 
 APPLICATION_A = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
@@ -40,4 +41,4 @@ def key(role: Role, *, reveal: bool, applications: list[str] | None = None) -> A
     ],
 )
 def test_may_reveal(caller: ApiKey, application: str, allowed: bool) -> None:
-    assert may_reveal(caller, application) is allowed
+    assert may_reveal(Caller.for_key(caller), application) is allowed

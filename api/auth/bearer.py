@@ -1,4 +1,5 @@
-"""The API key a request presents, read one way for authentication and for rate limits."""
+"""The bearer token a request presents (an API key or an identity token), read one way for
+authentication and for rate limits."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ OPTIONAL_WHITE_SPACE = " \t"
 # In the request scope's "state": called once the request's key is known to be good, so that
 # the failed-authentication budget reserved for the request is given back before it waits.
 AUTHENTICATED_HOOK = "rate_limit_authenticated"
+
+# In the request scope's "state": called with an identity (issuer and subject) once its token
+# is verified, so that identities are counted per subject, not per token (a workload gets a new
+# token every hour, or every job). Raises RateLimited when that subject's budget is spent.
+IDENTITY_VERIFIED_HOOK = "rate_limit_identity_verified"
 
 
 def bearer_token(header: str | None) -> str | None:

@@ -1,11 +1,13 @@
 """Rate limits per caller, enforced before a request reaches authentication or any handler.
 
-A caller is the bearer token it presents (by a truncated SHA-256 of it, so no key is kept and
-no database is asked), or, without one, its client address (`scope["client"]`, which uvicorn
-takes from `X-Forwarded-For` only when the peer is in its `FORWARDED_ALLOW_IPS`; there is no
-setting of ours for it). Each has a token bucket: `rate` requests a second on average, up to
-`burst` at once. Beyond it: 429. A made-up token gets a budget of its own, but also a 401, which
-the failed-authentication limit below counts.
+A caller is the API key it presents (by a truncated SHA-256 of it, so no key is kept and no
+database is asked), the identity an identity token (a JWT) proves once it is verified (its
+issuer and subject: every token of one subject shares one budget, and a forged token cannot
+spend someone else's), or, without a token, its client address (`scope["client"]`, which
+uvicorn takes from `X-Forwarded-For` only when the peer is in its `FORWARDED_ALLOW_IPS`; there is
+no setting of ours for it). Each has a token bucket: `rate` requests a second on average, up to
+`burst` at once. Beyond it: 429. A made-up token gets a budget of its own (or, for a JWT, none
+until verified), but also a 401, which the failed-authentication limit below counts.
 
 Failed authentication (a 401 answer, seen on its way out) is counted per address in a smaller,
 slower bucket; once it is empty, every request from that address gets 429 before it is handled,
@@ -36,17 +38,28 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth.bearer import AUTHENTICATED_HOOK, bearer_token
+from api.auth.bearer import AUTHENTICATED_HOOK, IDENTITY_VERIFIED_HOOK, bearer_token
 from api.edge.metrics import Metrics
 from api.edge.token_buckets import BucketTable, Policy
 from api.problems.schema import problem_response
 from config.settings import Settings
+from identity.token_verifier import looks_like_a_jwt
 
 _OPEN_PATHS = frozenset({"/docs", "/redoc", "/openapi.json"})
 _OPEN_PREFIXES = ("/health/", "/docs/")
 _METRICS_PATH = "/metrics"
 
 Reason = Literal["budget", "auth_failures"]
+
+
+class RateLimited(Exception):
+    """An identity's budget is spent (found once its token is verified, inside the app):
+    api/problems/handlers.py answers it as the middleware answers the others."""
+
+    def __init__(self, detail: str, headers: dict[str, str]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers
 
 
 def _table(name: str, rate: float, burst: int, settings: str) -> BucketTable | None:
@@ -94,15 +107,14 @@ class RateLimitMiddleware:
             return
         now = self.clock()
         address = client_address(scope)
-        token_hash = bearer_token_hash(scope)
+        token = presented_token(scope)
         failures = self.auth_failures
-        if path == _METRICS_PATH:
-            budget = None
-        else:
-            budget = self.keys if token_hash is not None else self.addresses
-        caller = token_hash or address
+        budget = None if path == _METRICS_PATH else self.keys if token else self.addresses
+        # An identity token is counted by the subject it proves, once verified (below).
+        identity_token = token is not None and looks_like_a_jwt(token)
+        caller = address if token is None else _short_hash(token)
         entries: list[tuple[BucketTable, str]] = []
-        if budget is not None:
+        if budget is not None and not identity_token:
             entries.append((budget, caller))
         if failures is not None:
             entries.append((failures, address))
@@ -113,7 +125,7 @@ class RateLimitMiddleware:
         if failures is not None and not failures.take(address, now):
             await self._refuse(scope, receive, send, "auth_failures", failures, entries, now)
             return
-        if budget is not None and not budget.take(caller, now):
+        if budget is not None and not identity_token and not budget.take(caller, now):
             if failures is not None:
                 failures.give_back(address, now)
             await self._refuse(scope, receive, send, "budget", budget, entries, now)
@@ -126,7 +138,17 @@ class RateLimitMiddleware:
                 reserved = False
                 failures.give_back(address, self.clock())
 
-        scope.setdefault("state", {})[AUTHENTICATED_HOOK] = release
+        def identity_verified(identity: str) -> None:
+            if budget is None:
+                return
+            entries.insert(0, (budget, "identity:" + _short_hash(identity)))
+            if not budget.take(entries[0][1], self.clock()):
+                detail, headers = self._refusal("budget", budget, entries, self.clock())
+                raise RateLimited(detail, headers)
+
+        state = scope.setdefault("state", {})
+        state[AUTHENTICATED_HOOK] = release
+        state[IDENTITY_VERIFIED_HOOK] = identity_verified
 
         async def send_with_rate_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -149,31 +171,49 @@ class RateLimitMiddleware:
         entries: list[tuple[BucketTable, str]],
         now: float,
     ) -> None:
+        detail, headers = self._refusal(reason, table, entries, now)
+        response = problem_response(
+            Request(scope),
+            status=HTTPStatus.TOO_MANY_REQUESTS,
+            slug="rate-limited",
+            title="Too many requests",
+            detail=detail,
+            headers=headers,
+        )
+        await response(scope, receive, send)
+
+    def _refusal(
+        self,
+        reason: Reason,
+        table: BucketTable,
+        entries: list[tuple[BucketTable, str]],
+        now: float,
+    ) -> tuple[str, dict[str, str]]:
+        """The 429's detail and headers (counted in the metrics)."""
         self.metrics.rate_limited.labels(reason=reason).inc()
         policy = table.policy
-        tokens = next(table.peek(who, now) for entry, who in entries if entry is table)
-        retry_after = max(1, math.ceil((1 - tokens) / policy.rate))
+        who = next(who for entry, who in entries if entry is table)
+        retry_after = max(1, math.ceil((1 - table.peek(who, now)) / policy.rate))
         if reason == "auth_failures":
             what = (
                 "too many failed authentication attempts from this address: at most "
                 f"{policy.burst}, then {policy.rate * 60:g} a minute"
             )
         else:
-            caller = "this key" if policy.name == "per-key" else "this address without a key"
+            caller = (
+                "this address without a key"
+                if policy.name != "per-key"
+                else "this identity"
+                if who.startswith("identity:")
+                else "this key"
+            )
             what = (
                 f"too many requests for {caller}: at most {policy.burst} at once, then "
                 f"{policy.rate:g} a second"
             )
         headers = _rate_limit_headers(entries, now, refused=(table, retry_after))
-        response = problem_response(
-            Request(scope),
-            status=HTTPStatus.TOO_MANY_REQUESTS,
-            slug="rate-limited",
-            title="Too many requests",
-            detail=f"{what} ({policy.settings}); retry after {retry_after} s",
-            headers={**headers, "Retry-After": str(retry_after)},
-        )
-        await response(scope, receive, send)
+        detail = f"{what} ({policy.settings}); retry after {retry_after} s"
+        return detail, {**headers, "Retry-After": str(retry_after)}
 
 
 def _rate_limit_headers(
@@ -210,12 +250,20 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def bearer_token_hash(scope: Scope) -> str | None:
-    """A short SHA-256 of the `Authorization: Bearer` token, or None without one."""
+def presented_token(scope: Scope) -> str | None:
+    """The `Authorization: Bearer` token, or None without one."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            token = bearer_token(value.decode("latin-1"))
-            if token is None:
-                return None
-            return hashlib.sha256(token.encode("latin-1")).hexdigest()[:32]
+            return bearer_token(value.decode("latin-1"))
     return None
+
+
+def bearer_token_hash(scope: Scope) -> str | None:
+    """A short SHA-256 of the `Authorization: Bearer` token, or None without one."""
+    token = presented_token(scope)
+    return None if token is None else _short_hash(token)
+
+
+def _short_hash(text: str) -> str:
+    # surrogatepass: an identity's subject is JSON from a token, which may hold a lone one.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -6,8 +6,9 @@ A-Z a-z 0-9 . _ -), a fresh one otherwise. It is sent back in the `X-Request-ID`
 every problem body (api/problems/schema.py) and in every log line written while handling the
 request (config/logging_setup.py). Every response also gets `X-Content-Type-Options: nosniff`,
 so no browser guesses a type other than the declared one (a JSON body taken for HTML). One access
-line per request records method, route template, status and duration; health and metrics routes
-log theirs at debug level only.
+line per request records method, route template, status and duration, and who called once
+authentication knows (an API key's id; an identity token's issuer, subject and the bindings
+that let it in); health and metrics routes log theirs at debug level only.
 """
 
 from __future__ import annotations
@@ -114,17 +115,22 @@ def _log_access(scope: Scope, *, status: int, seconds: float) -> None:
     route = route_template(scope)
     level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
     duration_ms = round(seconds * 1000, 1)
+    # Set by api/auth/authorization.py (request.state is the scope's "state").
+    caller = scope.get("state", {}).get("caller")
+    who = caller.log_fields() if caller is not None else {}
     access_logger.log(
         level,
-        "%s %s %d %.1f ms",
+        "%s %s %d %.1f ms%s",
         scope["method"],
         route,
         status,
         duration_ms,
+        "".join(f" {name}={value!r}" for name, value in who.items()),
         extra={
             "method": scope["method"],
             "route": route,
             "status": status,
             "duration_ms": duration_ms,
+            **who,
         },
     )

@@ -22,8 +22,10 @@ Config Service stores **configurations**: named JSON documents owned by **applic
 * Create an application, then configurations that belong to it.
 * Ids are ULIDs made by the service; lists are ordered by id and paged with `limit` and
   `after`; the `Link: <…>; rel="next"` header gives the next page.
-* Every `/api/v1` call needs an API key: `Authorization: Bearer cs_...` (use **Authorize**
-  above). Keys have a role (`admin`, `write`, `read`) and may be limited to some applications.
+* Every `/api/v1` call needs an API key (`Authorization: Bearer cs_...`) or an identity token
+  (a JWT from a trusted OpenID Connect issuer, let in by a binding); use **Authorize** above.
+  Keys and bindings have a role (`admin`, `write`, `read`) and may be limited to some
+  applications.
 * Every error is an RFC 9457 `application/problem+json` body; validation problems list each
   field and rule in `errors`.
 """
@@ -70,7 +72,7 @@ def _describe_request_id(schema: dict[str, Any]) -> None:
 
 
 _RATE_LIMITED = {
-    "description": "Too many requests from this key or address, or too many failed "
+    "description": "Too many requests from this key, identity or address, or too many failed "
     "authentications from this address (see README, Rate limits).",
     "headers": {
         "Retry-After": {

@@ -9,8 +9,10 @@ from api.problems.schema import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, Problem
 
 _DESCRIPTIONS = {
     400: "The body is not valid JSON.",
-    401: "No API key, or one that is unknown, revoked or expired (`WWW-Authenticate: Bearer`).",
-    403: "The API key's role does not allow this on this application.",
+    401: "No bearer token; an API key that is unknown, revoked or expired; or an identity token "
+    "that does not verify, with `reason` saying why (`WWW-Authenticate: Bearer`).",
+    403: "The caller's role does not allow this on this application, or a verified identity "
+    "token that no binding lets in.",
     404: "No such resource.",
     409: "The name is already taken.",
     413: "The body is larger than MAX_BODY_BYTES.",
@@ -24,11 +26,12 @@ _DESCRIPTIONS = {
 
 _EXAMPLES: dict[int, dict[str, Any]] = {
     401: {
-        "type": "about:blank",
-        "title": "Unauthorized",
+        "type": PROBLEM_TYPE_PREFIX + "invalid-token",
+        "title": "Identity token refused",
         "status": 401,
-        "detail": "send an API key as `Authorization: Bearer <key>`",
+        "detail": "the identity token is refused (expired): the token has expired (exp)",
         "instance": "/api/v1/applications",
+        "reason": "expired",
     },
     403: {
         "type": "about:blank",
@@ -187,7 +190,7 @@ def problem_responses(*statuses: int, secrets: bool = False) -> dict[int | str, 
         if status == HTTPStatus.UNAUTHORIZED:
             entry["headers"] = {
                 "WWW-Authenticate": {
-                    "description": '`Bearer`, with `error="invalid_token"` when a key was sent.',
+                    "description": '`Bearer`, with `error="invalid_token"` when a token was sent.',
                     "schema": {"type": "string"},
                 }
             }

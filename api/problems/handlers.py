@@ -16,11 +16,13 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import ExceptionHandler
 
+from api.edge.rate_limit import RateLimited
 from api.edge.request_context import CLIENT_CLOSED_REQUEST
 from api.problems.limits import shorten
 from api.problems.schema import ProblemFieldError, problem_response
 from api.v1.conditional import entity_tag
 from database.errors import ConstraintConflict, DatabaseUnavailable, UnstorableValue
+from identity.rejections import TokenRejected
 from models.json_document import json_pointer
 from services.configuration_rules import no_key_for_secrets
 from services.errors import (
@@ -210,6 +212,31 @@ def _allowed_methods(request: Request) -> str:
     )
 
 
+async def _token_rejected(request: Request, exc: TokenRejected) -> Response:
+    """An identity token that proves nothing: 401, naming the reason, never quoting it."""
+    return problem_response(
+        request,
+        status=401,
+        slug="invalid-token",
+        title="Identity token refused",
+        detail=f"the identity token is refused ({exc.reason.value}): {exc.message}",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        extensions={"reason": exc.reason.value},
+    )
+
+
+async def _rate_limited(request: Request, exc: RateLimited) -> Response:
+    """An identity's budget, spent (found once its token was verified)."""
+    return problem_response(
+        request,
+        status=429,
+        slug="rate-limited",
+        title="Too many requests",
+        detail=exc.detail,
+        headers=exc.headers,
+    )
+
+
 async def _database_unavailable(request: Request, exc: DatabaseUnavailable) -> Response:
     logger.warning("database unavailable: %s", exc.reason)
     return problem_response(
@@ -266,6 +293,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, cast(ExceptionHandler, _http_error))
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(SecretValueError, _secret_value_error)
+
+    app.add_exception_handler(TokenRejected, cast(ExceptionHandler, _token_rejected))
+    app.add_exception_handler(RateLimited, cast(ExceptionHandler, _rate_limited))
     app.add_exception_handler(DatabaseUnavailable, cast(ExceptionHandler, _database_unavailable))
     app.add_exception_handler(ConstraintConflict, _constraint_conflict)
     app.add_exception_handler(UnstorableValue, _unstorable_value)

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from api.problems.limits import MAX_PROBLEM_TEXT, capped_errors, shorten
 from config.logging_setup import current_request_id, hide_api_keys
+from identity.rejections import TokenRejection
 from models.base import ApiModel
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -56,6 +57,11 @@ class Problem(ApiModel):
     )
     current_etag: str | None = Field(
         default=None, description="With 412: the resource's current ETag.", examples=['"4"']
+    )
+    reason: TokenRejection | None = Field(
+        default=None,
+        description="With 401 for an identity token: why it was refused.",
+        examples=["expired"],
     )
     request_id: str = Field(
         description="The X-Request-ID of the request; quote it when reporting a problem.",

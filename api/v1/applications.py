@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from api.app_state import DeliveryDep
 from api.auth.authorization import (
     ApplicationFrom,
-    AuthenticatedKey,
+    AuthenticatedCaller,
     Permission,
     requires,
     scope_of,
@@ -30,6 +30,7 @@ from api.v1.pagination import LINK_HEADER_DOC, add_next_link
 from api.v1.paths import ApplicationIdPath
 from api.v1.representations import shown_all
 from api.v1.request_bodies import JsonBody, JsonLimitsRoute
+from models.api_key import Role
 from models.application import (
     Application,
     ApplicationCreate,
@@ -85,14 +86,14 @@ def create_application(
 )
 def list_applications(
     service: ApplicationServiceDep,
-    key: AuthenticatedKey,
+    caller: AuthenticatedCaller,
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 50,
     after: Annotated[ApplicationId | None, Query(description="Return items after this id.")] = None,
     name: Annotated[Name | None, Query(description="Only the application with this name.")] = None,
 ) -> list[Application]:
-    page = service.list(after=after, limit=limit, name=name, only=scope_of(key))
+    page = service.list(after=after, limit=limit, name=name, only=scope_of(caller))
     add_next_link(request, response, page, limit=limit)
     return page.items
 
@@ -127,13 +128,13 @@ def get_application(
 def update_application(
     application_id: ApplicationIdPath,
     body: ApplicationUpdate,
-    key: AuthenticatedKey,
+    caller: AuthenticatedCaller,
     service: ApplicationServiceDep,
     delivery: DeliveryDep,
     precondition: PreconditionDep,
     response: Response,
 ) -> ApplicationDetail:
-    if "name" in body.model_fields_set and key.applications is not None:
+    if "name" in body.model_fields_set and scope_of(caller, Role.WRITE) is not None:
         # Otherwise a 409 for a taken name would tell it which names exist outside its scope.
         raise HTTPException(403, detail=RENAME_NEEDS_EVERY_APPLICATION)
     updated = service.update(application_id=application_id, changes=body, precondition=precondition)

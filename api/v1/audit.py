@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.auth.authorization import AuthenticatedKey, Permission, requires, scope_of
+from api.auth.authorization import AuthenticatedCaller, Permission, requires, scope_of
 from api.problems.examples import problem_responses
 from api.v1.dependencies import AuditServiceDep
 from api.v1.pagination import LINK_HEADER_DOC, add_next_link
@@ -22,14 +22,16 @@ MAX_RECORD_ID = 2**63 - 1
 @router.get(
     "",
     summary="List audit records, newest first",
-    description="An admin key sees every record; a write key sees the records of the "
-    "applications it reaches (not those of keys). Follow the `Link` header for older ones.",
+    description="An admin sees every record; a write key (or identity) sees the records of the "
+    "applications it may write (not those of keys or bindings). Follow the `Link` header for "
+    "older ones. A change made with an identity token names its `issuer`, `subject` and the "
+    "`binding_ids` that let it in.",
     dependencies=[requires(Permission.WRITE)],
     responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(422, 503)},
 )
 def list_audit_records(
     service: AuditServiceDep,
-    key: AuthenticatedKey,
+    caller: AuthenticatedCaller,
     request: Request,
     response: Response,
     application_id: Annotated[ApplicationId | None, Query(description="Only this one.")] = None,
@@ -50,7 +52,7 @@ def list_audit_records(
         Query(ge=1, le=MAX_RECORD_ID, description="Return records older than this id."),
     ] = None,
 ) -> list[AuditRecord]:
-    admin = key.role is Role.ADMIN
+    admin = caller.is_admin
     where = AuditFilter(
         application_id=application_id,
         configuration_id=configuration_id,
@@ -58,7 +60,7 @@ def list_audit_records(
         action=action,
         since=since,
         until=until,
-        visible_applications=None if admin else scope_of(key),
+        visible_applications=None if admin else scope_of(caller, Role.WRITE),
         applications_only=not admin,
     )
     page = service.list(where=where, before=after, limit=limit)

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request, Response
 
 from api.app_state import get_delivery, get_secret_cipher
-from api.auth.authorization import authenticate, may_reveal
+from api.auth.authorization import may_reveal, reauthenticate
 from api.v1.conditional import entity_tag, none_match
 from api.v1.representations import REVEALED_HEADER_DOC, REVEALED_HEADERS, caller_of, record_reveal
 from delivery.reads import Outcome, Source, read_current, wait_for_change
@@ -163,7 +163,7 @@ def still_current(request: Request, if_none_match: str | None, entry: CachedConf
 async def read_until_changed(request: Request, source: Source) -> Outcome:
     """The current entry; with If-None-Match and `Prefer: wait`, held until it changes
     (modified), is deleted (NotFound raised by the re-read) or the wait ends (not modified).
-    After each wait the request's key is checked again: a key revoked meanwhile gets its 401."""
+    After each wait the request's caller is checked again: a key revoked meanwhile gets its 401."""
     delivery = get_delivery(request)
     if_none_match = request.headers.get("if-none-match")
     fresh = wants_fresh(request)
@@ -182,7 +182,7 @@ async def read_until_changed(request: Request, source: Source) -> Outcome:
         unchanged=lambda current: still_current(request, if_none_match, current),
         seconds=wait,
         fresh=fresh,
-        # The key may have been revoked or expired while it waited: 401 then, as for a new
-        # request (through the same key cache).
-        after_waiting=lambda: authenticate(request),
+        # The key may have been revoked or expired while it waited, or the identity token may
+        # have expired or lost its binding: 401 (or 403) then, as for a new request.
+        after_waiting=lambda: reauthenticate(request),
     )

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.app_state import DatabaseDep, SettingsDep, get_secret_cipher
+from api.app_state import DatabaseDep, IdentitiesDep, SettingsDep, get_secret_cipher
 from api.auth.authorization import ActorDep
 from repositories.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from services.api_key_service import ApiKeyService
 from services.application_service import ApplicationService
 from services.audit_service import AuditService
+from services.binding_service import BindingService
 from services.configuration_service import ConfigurationService
 
 
@@ -42,6 +43,10 @@ def get_api_key_service(unit_of_work: UnitOfWorkDep, settings: SettingsDep) -> A
     return ApiKeyService(unit_of_work, pepper=settings.pepper)
 
 
+def get_binding_service(unit_of_work: UnitOfWorkDep, identities: IdentitiesDep) -> BindingService:
+    return BindingService(unit_of_work, trusted_issuers=identities.trusted_issuers)
+
+
 def get_audit_service(unit_of_work: UnitOfWorkDep) -> AuditService:
     return AuditService(unit_of_work)
 
@@ -50,3 +55,4 @@ ApplicationServiceDep = Annotated[ApplicationService, Depends(get_application_se
 ConfigurationServiceDep = Annotated[ConfigurationService, Depends(get_configuration_service)]
 ApiKeyServiceDep = Annotated[ApiKeyService, Depends(get_api_key_service)]
 AuditServiceDep = Annotated[AuditService, Depends(get_audit_service)]
+BindingServiceDep = Annotated[BindingService, Depends(get_binding_service)]

@@ -16,14 +16,16 @@ from starlette.exceptions import HTTPException
 from api.app_state import get_delivery
 from api.auth.authorization import (
     ApplicationFrom,
-    AuthenticatedKey,
+    AuthenticatedCaller,
     Permission,
-    authenticate,
+    reauthenticate,
     requires,
     scope_of,
 )
+from api.auth.caller import Caller
 from api.problems.examples import problem_responses
 from delivery.streams import MAX_POSITION, Resume, open_stream, resume_position
+from identity.rejections import TokenRejected
 from models.fields import ApplicationId
 
 router = APIRouter(tags=["delivery"])
@@ -76,13 +78,16 @@ LastEventIdHeader = Annotated[
 
 
 async def key_still_usable(request: Request) -> bool:
-    """The stream's key checked again, as every request's is (through the same key cache: a
-    revocation on this instance counts at once, on another within API_KEY_CACHE_SECONDS)."""
+    """The stream's caller checked again, as every request's is (through the same caches: a
+    key's revocation or a binding's change on this instance counts at once, on another within
+    API_KEY_CACHE_SECONDS); an identity token that expired, or whose bindings now grant something
+    else, ends the stream too (the client reconnects, and gets what it may have now)."""
+    before: Caller = request.state.caller
     try:
-        await authenticate(request)
-    except HTTPException:
+        after = await reauthenticate(request)
+    except (HTTPException, TokenRejected):
         return False
-    return True
+    return after.grants == before.grants
 
 
 async def _stream_response(
@@ -130,10 +135,10 @@ async def application_events(
 )
 async def all_events(
     request: Request,
-    key: AuthenticatedKey,
+    caller: AuthenticatedCaller,
     after: AfterQuery = None,
     last_event_id: LastEventIdHeader = None,
 ) -> StreamingResponse:
     return await _stream_response(
-        request, None, resume_position(after, last_event_id), scope_of(key)
+        request, None, resume_position(after, last_event_id), scope_of(caller)
     )

@@ -14,13 +14,13 @@ import httpx
 import pytest
 
 from api.app_state import delivery_of
-from api.v1.values_test import create_application, create_configuration, put_config
 from conftest import LiveServer, LiveServerFactory, make_settings
 from database.migration_runner import MigrationRunner
 from database.pool import connect
 from repositories.change_log_repository import ChangeLogRepository
 from services.delivery_service import prune_change_log
 from testing.databases import temporary_database
+from testing.seeding import create_application, create_configuration, put_config
 
 
 @dataclass(frozen=True)

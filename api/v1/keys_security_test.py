@@ -12,8 +12,8 @@ import pytest
 
 from api.v1.applications_test import assert_problem, unique_name
 from api.v1.events_test import open_stream
-from api.v1.values_test import create_application, create_configuration, put_config
 from testing.api_keys import bearer
+from testing.seeding import create_application, create_configuration, put_config
 
 RENAME_RULE = (
     "renaming an application needs a key that reaches every application, because application "

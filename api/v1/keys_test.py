@@ -109,7 +109,11 @@ def test_an_expired_key_gets_401(checked_server: LiveServer, database_url: str) 
 @pytest.mark.parametrize(
     ("authorization", "challenge", "detail"),
     [
-        (None, "Bearer", "send an API key as `Authorization: Bearer <key>`"),
+        (
+            None,
+            "Bearer",
+            "send an API key or an identity token as `Authorization: Bearer <token>`",
+        ),
         ("Basic dXNlcjpwYXNz", 'Bearer error="invalid_token"', None),
         ("Bearer cs_abcdefgh_" + "A" * 43, 'Bearer error="invalid_token"', None),
         ("Bearer not-a-key-at-all", 'Bearer error="invalid_token"', None),

@@ -7,8 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.v1.values_test import create_application, create_configuration, later, values_path
+from api.v1.values_test import later, values_path
 from conftest import LiveServer
+from testing.seeding import create_application, create_configuration
 
 WAIT = {"If-None-Match": '"1"', "Prefer": "wait=10"}
 

@@ -19,3 +19,6 @@ RevisionPath = Annotated[
 ]
 # A key id is a ULID, checked as application ids are.
 KeyIdPath = Annotated[ApplicationId, Path(description="The key's id (a ULID, either case).")]
+BindingIdPath = Annotated[
+    ApplicationId, Path(description="The binding's id (a ULID, either case).")
+]

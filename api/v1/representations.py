@@ -22,14 +22,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.app_state import get_database, get_delivery, get_reveal_memory, get_secret_cipher
 from api.auth.authorization import actor_of, may_reveal
+from api.auth.caller import Caller
 from api.auth.reveal_memory import Reveal
 from api.v1.conditional import ETAG_HEADER_DOC, entity_tag, none_match
 from api.v1.paths import ConfigurationIdPath
-from models.api_key import ApiKey
 from models.configuration import Configuration
 from models.versioned import Versioned
 from repositories.unit_of_work import unit_of_work_factory
-from services.secret_reveal_service import SecretRevealService
+from services.secret_reveal_service import SecretRevealService, reader_of
 from services.secret_values.views import Stored, configuration_id_of, masked, view
 
 REVEALED_HEADERS = {"Cache-Control": "private, no-store"}
@@ -53,10 +53,10 @@ NOT_MODIFIED_REPRESENTATION: dict[int | str, dict[str, Any]] = {
 }
 
 
-def caller_of(request: Request) -> ApiKey:
-    """The key `requires` accepted for this request."""
-    key: ApiKey = request.state.api_key
-    return key
+def caller_of(request: Request) -> Caller:
+    """The caller `requires` accepted for this request."""
+    caller: Caller = request.state.caller
+    return caller
 
 
 def reveals(request: Request, *, application_id: str, secrets: Sequence[str]) -> bool:
@@ -65,7 +65,7 @@ def reveals(request: Request, *, application_id: str, secrets: Sequence[str]) ->
 
 
 def _unseen(request: Request, revisions: Iterable[tuple[str, int]]) -> list[Reveal]:
-    reader = caller_of(request).id
+    reader = reader_of(actor_of(request, caller_of(request)))
     keys = [(reader, configuration_id, revision) for configuration_id, revision in revisions]
     return get_reveal_memory(request).unseen(keys)
 

@@ -109,6 +109,11 @@ class JsonLimitsRoute(APIRoute):
         handle = super().get_route_handler()
 
         async def parse_then_handle(request: Request) -> Response:
+            if self.body_field is not None:
+                # FastAPI reads this body next, whatever its type, and calls a client that
+                # leaves midway "an error parsing the body" (400). Read here, leaving is a
+                # ClientDisconnect (a 499, api/problems/handlers.py); FastAPI gets the bytes.
+                await request.body()
             await parse_json_body(request)
             return await handle(request)
 

@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from api.v1 import applications, audit, configurations, events, keys, revisions, values
+from api.v1 import (
+    applications,
+    audit,
+    bindings,
+    configurations,
+    events,
+    keys,
+    revisions,
+    values,
+)
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(applications.router)
@@ -11,4 +20,5 @@ router.include_router(revisions.router)
 router.include_router(values.router)
 router.include_router(events.router)
 router.include_router(keys.router)
+router.include_router(bindings.router)
 router.include_router(audit.router)

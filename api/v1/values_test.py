@@ -14,36 +14,11 @@ import pytest
 
 from conftest import LiveServer
 from database.pool import connect
-
-
-def create_application(client: httpx.Client, name: str | None = None) -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/applications", json={"name": name or f"app-{secrets.token_hex(6)}"}
-    )
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def create_configuration(
-    client: httpx.Client, application_id: str, name: str, config: dict[str, Any]
-) -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/configurations",
-        json={"application_id": application_id, "name": name, "config": config},
-    )
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
+from testing.seeding import create_application, create_configuration, put_config
 
 
 def values_path(application_name: str, name: str) -> str:
     return f"/api/v1/values/{quote(application_name, safe='')}/{quote(name, safe='')}"
-
-
-def put_config(client: httpx.Client, configuration_id: str, config: dict[str, Any]) -> None:
-    response = client.put(f"/api/v1/configurations/{configuration_id}", json={"config": config})
-    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize(

@@ -197,3 +197,35 @@ def test_a_token_file_is_read_again_when_it_rotates(
             client.get(seeded.application, "production")
         token_file.write_text(admin_key)
         assert client.get(seeded.application, "production").revision == 1
+
+
+def test_a_write_by_name_reaches_the_configuration_that_has_the_name_now(
+    live_server: LiveServer, admin: httpx.Client, admin_key: str
+) -> None:
+    """Between two writes of one client, the configuration was renamed away and another one
+    created under its name: the second write goes to the new one, never the renamed one."""
+    seeded = seed(admin, {"v": 1})
+    with Client(live_server.url, token=admin_key) as client:
+        client.update(seeded.application, "production", {"v": 2})
+        renamed = admin.patch(
+            f"/api/v1/configurations/{seeded.configuration_id}",
+            content=b'{"name": "retired"}',
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert renamed.status_code == 200, renamed.text
+        created = admin.post(
+            "/api/v1/configurations",
+            json={"application_id": seeded.application_id, "name": "production", "config": {}},
+        )
+        assert created.status_code == 201, created.text
+        updated = client.update(seeded.application, "production", {"v": 3})
+        client.delete(seeded.application, "production")
+    retired = admin.get(f"/api/v1/configurations/{seeded.configuration_id}")
+    new = admin.get(f"/api/v1/configurations/{created.json()['id']}")
+    assert (updated.name, updated.revision, updated.value) == ("production", 2, {"v": 3})
+    assert (retired.status_code, retired.json()["name"], retired.json()["config"]) == (
+        200,
+        "retired",
+        {"v": 2},
+    )
+    assert new.status_code == 404

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from api.v1.values_test import create_application, create_configuration, put_config
 from config_service_client.client import Client
 from config_service_client.document import Document
 from conftest import LiveServer, LiveServerFactory, make_settings
+from testing.seeding import create_application, create_configuration, put_config
 
 
 @dataclass(frozen=True)

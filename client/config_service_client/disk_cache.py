@@ -124,7 +124,7 @@ class DiskCache:
                 value=value,
                 revision=_whole_number(record, "revision"),
                 etag=_text(record, "etag"),
-                fetched_at=datetime.fromisoformat(_text(record, "fetched_at")),
+                fetched_at=_moment(record, "fetched_at"),
                 stale=True,
             )
         except (ValueError, KeyError, TypeError) as error:
@@ -151,6 +151,14 @@ def _text(record: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{key} is not text")
     return value
+
+
+def _moment(record: dict[str, Any], key: str) -> datetime:
+    """A time with its zone: a naive one could not be compared with now (a document's age)."""
+    moment = datetime.fromisoformat(_text(record, key))
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{key} has no time zone")
+    return moment
 
 
 def _whole_number(record: dict[str, Any], key: str) -> int:

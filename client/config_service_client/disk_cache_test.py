@@ -96,10 +96,21 @@ def corrupt(path: Path, how: str) -> None:
     elif how == "field missing":
         del record["etag"]
         path.write_text(json.dumps(record))
+    elif how == "time without a zone":  # its age could not be told: a TypeError when served
+        record["fetched_at"] = "2030-01-02T03:04:05"
+        path.write_text(json.dumps(record))
 
 
 @pytest.mark.parametrize(
-    "how", ["cut short", "value edited", "revision not a number", "other format", "field missing"]
+    "how",
+    [
+        "cut short",
+        "value edited",
+        "revision not a number",
+        "other format",
+        "field missing",
+        "time without a zone",
+    ],
 )
 def test_a_corrupt_file_is_ignored_with_a_warning(
     tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture

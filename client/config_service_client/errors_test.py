@@ -126,3 +126,32 @@ def test_retry_after_may_be_an_http_date() -> None:
     assert retry_after_seconds("-3") is None
     assert retry_after_seconds("") is None
     assert retry_after_seconds(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("\u00b2", None),  # a superscript two: a digit to str.isdigit, no number to float()
+        ("\u0661\u0662", None),  # Arabic-Indic digits: RFC 9110 delay-seconds are ASCII
+        ("9" * 400, None),  # beyond any float: no infinite wait to hand the caller
+        ("1.5", None),
+        (" 30 ", 30.0),
+        ("Fri, 31 Dec 99999 23:59:59 GMT", None),
+    ],
+)
+def test_odd_retry_after_values_are_ignored_not_raised(value: str, seconds: float | None) -> None:
+    assert retry_after_seconds(value) == seconds
+
+
+def test_an_odd_retry_after_still_gives_the_typed_error() -> None:
+    response = httpx.Response(
+        429,
+        content=b"{}",
+        headers=[
+            (b"content-type", b"application/problem+json"),
+            (b"retry-after", "\u00b2".encode()),  # as a proxy might send it, in UTF-8
+        ],
+        request=httpx.Request("GET", "http://service/api/v1/values/a/b"),
+    )
+    error = error_from_response(response)
+    assert (type(error), error.retry_after) == (RateLimited, None)

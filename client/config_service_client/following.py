@@ -5,7 +5,8 @@ The stream of the application is opened without a position the first time (the s
 `: stream open` comment says it is subscribed), then the current state is read, so nothing
 between the first read and the subscription is missed. Every later connection sends
 `Last-Event-ID`, the position of the last change handled, and the service replays every change
-after it: a restart or another instance misses nothing and repeats nothing. A position only
+after it: a restart or another instance misses nothing and repeats nothing. (Until a first
+event brings a position, each connection reads the current state again instead.) A position only
 moves once its change has been handed to the caller, so a failure midway asks for it again.
 """
 
@@ -70,6 +71,9 @@ class ConfigurationFollower:
         self.last: Document | None = None
         self.revision = 0  # the last revision handed out; 0 once the configuration is gone
         self.configuration_id: str | None = None
+        # While our id is unknown (a read by name does not tell it): ids of configurations
+        # found never to have been ours, so that each is looked up once.
+        self.others: set[str] = set()
 
     def _emit(self, document: Document) -> Steps[None]:
         self.reader.keep(document)
@@ -99,6 +103,8 @@ class ConfigurationFollower:
         configuration_id, name = change.get("configuration_id"), change.get("name")
         ours_by_id = self.configuration_id is not None and configuration_id == self.configuration_id
         if name != self.name and not ours_by_id:
+            if (yield from self._renamed_away(change)):
+                self._gone()
             return
         if change.get("kind") == "deleted" or name != self.name:  # deleted, or renamed away
             self._gone()
@@ -111,6 +117,32 @@ class ConfigurationFollower:
             document = yield from self._at_revision(revision)
             if document is not None:
                 yield from self._emit(document)
+
+    def _renamed_away(self, change: dict[str, Any]) -> Steps[bool]:
+        """Whether `change`, of another name, renames ours away. Known at once by id; while
+        our id is unknown (no event of ours seen yet), by the name of its previous revision:
+        else a configuration created later under our name would be taken for ours, and its
+        revisions up to ours skipped."""
+        configuration_id, revision = change.get("configuration_id"), change.get("revision")
+        if (
+            self.configuration_id is not None
+            or change.get("kind") not in ("updated", "restored")
+            or not isinstance(configuration_id, str)
+            or configuration_id in self.others
+            or not isinstance(revision, int)
+            or revision < 2  # noqa: PLR2004
+        ):
+            return False
+        try:
+            before = yield from self.reader.revision_by_id(
+                self.application, configuration_id, revision - 1
+            )
+        except NotFound:
+            return False  # deleted since: its own event follows
+        if before.name == self.name:
+            return True
+        self.others.add(configuration_id)
+        return False
 
     def _at_revision(self, revision: int) -> Steps[Document | None]:
         """The document at `revision`: the current one when it is that (read from the
@@ -355,7 +387,9 @@ class Follow:
             self.follower.application,
             self.position,
         )
-        if self.resync_needed:
+        # Without a position (no event yet since the first connection) this stream replays
+        # nothing: what changed while reconnecting is found by reading again.
+        if self.resync_needed or self.position is None:
             yield from self.follower.resync()
             self.resync_needed = False
         # Only now: a stream that opens but whose first read fails keeps backing off.

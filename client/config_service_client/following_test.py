@@ -24,8 +24,8 @@ from config_service_client import Client, Deleted, Document
 from config_service_client.conftest import put, seed
 from config_service_client.following import Transport
 from conftest import LiveServer, LiveServerFactory, make_settings
-from main_test import free_port
 from testing.api_keys import create_api_key
+from testing.ports import free_port
 
 GENEROUS_SECONDS = 30.0
 # Servers that send heartbeats often and hold long polls briefly, so that a watch stopped by
@@ -351,3 +351,73 @@ def test_an_application_watch_started_on_the_cache_repeats_nothing_once_connecte
     last = seen[2]
     assert isinstance(last, Document)
     assert (last.name, last.revision, last.value, last.stale) == ("production", 2, {"v": 2}, False)
+
+
+@pytest.mark.parametrize("whole_application", [False, True])
+def test_a_watch_that_saw_no_event_yet_misses_nothing_across_a_restart(
+    database_url: str,
+    live_server_factory: LiveServerFactory,
+    tmp_path: Path,
+    whole_application: bool,
+) -> None:
+    """Before its first event a watch has no position to resume from: what changed while it
+    reconnected is found by reading the current document again, not lost (with several
+    changes, only the last: there is no position to replay them from)."""
+    port = free_port()
+    key = create_api_key(make_settings(database_url), name="first-event watcher").key
+    log = tmp_path / "service.log"
+    with (
+        live_server_factory(make_settings(database_url)) as other,
+        httpx.Client(base_url=other.url, timeout=30) as admin,
+    ):
+        seeded = seed(admin, {"v": 1})
+        name = None if whole_application else "production"
+        with (
+            served(database_url, port, log) as first,
+            watching(f"http://127.0.0.1:{port}", key, seeded.application, name) as watcher,
+        ):
+            time.sleep(0.5)  # the watch is subscribed and has read the current state
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=GENEROUS_SECONDS)
+            put(admin, seeded, {"v": 2})  # while the watcher's server is dead
+            with served(database_url, port, log):
+                seen = watcher.documents(2)
+                time.sleep(0.3)
+                assert len(watcher.items) == 2
+    assert seen == [(1, {"v": 1}), (2, {"v": 2})]
+
+
+def test_a_configuration_renamed_away_then_created_again_is_followed_from_revision_1(
+    quick_server: LiveServer, quick_admin: httpx.Client
+) -> None:
+    """The watch has seen no event of its configuration yet (so knows no id of it) when it is
+    renamed away: the new configuration of that name is still followed from its revision 1."""
+    admin = quick_admin
+    seeded = seed(admin, {"v": 1})
+    put(admin, seeded, {"v": 2})
+    assert quick_server.admin_key is not None
+    with watching(
+        quick_server.url, quick_server.admin_key, seeded.application, "production"
+    ) as watcher:
+        time.sleep(0.5)  # the watch is subscribed
+        other = admin.post(
+            "/api/v1/configurations",
+            json={"application_id": seeded.application_id, "name": "staging", "config": {}},
+        )
+        assert other.status_code == 201
+        for value in ({"s": 2}, {"s": 3}):  # another configuration's changes: not ours
+            changed = admin.put(
+                f"/api/v1/configurations/{other.json()['id']}", json={"config": value}
+            )
+            assert changed.status_code == 200
+        renamed = admin.patch(
+            f"/api/v1/configurations/{seeded.configuration_id}",
+            content=b'{"name": "retired"}',
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert renamed.status_code == 200, renamed.text
+        again = seed_again(admin, seeded.application_id)
+        seen = watcher.documents(2)
+        time.sleep(0.3)
+        assert len(watcher.items) == 2
+    assert seen == [(2, {"v": 2}), (1, again)]

@@ -106,6 +106,9 @@ class ServiceApi:
             params["after"] = after
         return self.request("GET", f"/applications/{application_id}/configurations", params=params)
 
+    def configuration(self, configuration_id: str) -> httpx.Request:
+        return self.request("GET", f"/configurations/{configuration_id}")
+
     def revision_of(self, configuration_id: str, revision: int) -> httpx.Request:
         return self.request("GET", f"/configurations/{configuration_id}/revisions/{revision}")
 

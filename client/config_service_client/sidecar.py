@@ -10,7 +10,8 @@
 
 Both read CONFIG_SERVICE_URL, CONFIG_SERVICE_TOKEN and CONFIG_SERVICE_TOKEN_FILE. Exit status
 1, with one line on stderr saying why, when there is no first document (no answer and none
-cached, no such configuration, a refused key); 2 for wrong arguments.
+cached, no such configuration, a refused key) or the file cannot be written; 2 for wrong
+arguments.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ PROGRAM = "config-service-client"
 DESCRIPTION = "Get a configuration from Config Service, or keep a file of it current."
 EXEC_TIMEOUT_SECONDS = 60.0
 logger = logging.getLogger("config_service_client")
+
+
+class OutputNotWritten(Exception):
+    """The rendered file cannot be written (no such directory, no permission, disk full)."""
 
 
 class Stopped(BaseException):
@@ -139,6 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigServiceError, CredentialsError, ValueError) as error:
         print(f"{PROGRAM}: cannot get {where}: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # the --cache-dir cannot be made or read
+        print(f"{PROGRAM}: cannot get {where}: {error.strerror}: {error.filename}", file=sys.stderr)
+        return 1
+    except OutputNotWritten as error:
+        print(f"{PROGRAM}: {error}", file=sys.stderr)
+        return 1
 
 
 def print_document(client: Client, application: str, name: str) -> int:
@@ -158,7 +169,10 @@ def render(client: Client, arguments: argparse.Namespace) -> int:
     for document in client.watch(
         arguments.application, arguments.name, transport=arguments.transport
     ):
-        write_atomically(output, document_text(document).encode(), mode=arguments.mode)
+        try:
+            write_atomically(output, document_text(document).encode(), mode=arguments.mode)
+        except OSError as error:
+            raise OutputNotWritten(f"cannot write {output}: {error.strerror}") from None
         stale = f" (stale: fetched {document.fetched_at.isoformat(timespec='seconds')})"
         logger.info(
             "wrote revision %d of %s/%s to %s%s",

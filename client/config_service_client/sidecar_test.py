@@ -236,3 +236,31 @@ def test_render_without_a_first_document_exits_1_with_one_line(tmp_path: Path) -
         "to fall back on"
     ]
     assert not (tmp_path / "x").exists()
+
+
+def test_render_that_cannot_write_its_file_exits_1_with_one_line(
+    live_server: LiveServer, admin: httpx.Client, admin_key: str, tmp_path: Path
+) -> None:
+    seeded = seed(admin, {"v": 1})
+    output = tmp_path / "missing" / "config.json"
+    result = run(
+        ["render", seeded.application, "production", "--output", str(output)],
+        live_server.url,
+        admin_key,
+    )
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1,
+        [f"config-service-client: cannot write {output}: No such file or directory"],
+    )
+
+
+def test_a_cache_dir_that_cannot_be_made_exits_1_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    cache = tmp_path / "file" / "cache"
+    result = run(
+        ["get", "billing", "production", "--cache-dir", str(cache)], "http://127.0.0.1:9", "k"
+    )
+    assert (result.returncode, result.stderr.splitlines()) == (
+        1,
+        [f"config-service-client: cannot get billing/production: Not a directory: {cache}"],
+    )

@@ -105,6 +105,14 @@ class Writer:
             self.configuration_ids.pop((application, name), None)  # find it afresh next time
             raise
 
+    def _still_named(self, configuration_id: str, application: str, name: str) -> Steps[bool]:
+        try:
+            response = checked((yield from exchange(self.api.configuration(configuration_id))), 200)
+        except NotFound:
+            return False
+        _, document = document_from_resource(json_body(response), application)
+        return document.name == name
+
     def _written(self, request: Any, application: str, status: int) -> Steps[Document]:
         response = checked((yield from exchange(request)), status)
         configuration_id, document = document_from_resource(json_body(response), application)
@@ -112,8 +120,12 @@ class Writer:
         return document
 
     def _configuration_id(self, application: str, name: str) -> Steps[str]:
-        known = self.configuration_ids.get((application, name))
-        if known is not None:
+        """The id of the configuration that has `name` now. An id kept from an earlier write is
+        checked first: the configuration may have been renamed away since (and another
+        created under the name), and a write by name must never reach the renamed one."""
+        known = self.configuration_ids.pop((application, name), None)
+        if known is not None and (yield from self._still_named(known, application, name)):
+            self.configuration_ids[(application, name)] = known
             return known
         configurations = yield from self.reader.configurations(application)
         for configuration_id, document in configurations.items():

@@ -1,7 +1,6 @@
 -- Undo 005_secrets. Refused while any configuration or revision holds secrets: without the
 -- `secrets` column their envelopes would read as ordinary strings, and the values would be lost
--- for good: delete those configurations first. Audit records of reveals stay (records are never
--- deleted): the restored rule on actions is NOT VALID, so that they may.
+-- for good: delete those configurations first. (The audit log's actions are 007_audit_reveals'.)
 
 DO $$
 BEGIN
@@ -13,13 +12,6 @@ END;
 $$;
 
 DROP TABLE secret_reveals;
-
-ALTER TABLE audit_log DROP CONSTRAINT audit_log_action;
-ALTER TABLE audit_log ADD CONSTRAINT audit_log_action CHECK (action IN (
-    'application.created', 'application.updated', 'application.deleted',
-    'configuration.created', 'configuration.updated', 'configuration.patched',
-    'configuration.deleted', 'configuration.restored', 'key.created', 'key.revoked'
-)) NOT VALID;
 
 ALTER TABLE api_keys DROP COLUMN reveal_secrets;
 ALTER TABLE configuration_revisions DROP COLUMN secrets;

@@ -10,7 +10,8 @@
 -- api_keys.reveal_secrets: the key's reads show secret values; every other read shows the
 -- placeholder "********". secret_reveals remembers who has read which revision revealed, so
 -- that only the first such read of each revision by each reader is audited
--- ('configuration.revealed'); it keeps no values.
+-- ('configuration.revealed', which 007_audit_reveals adds to the audit log's actions: it comes
+-- after 006_identity_bindings, which redefines them); it keeps no values.
 
 ALTER TABLE configurations
     ADD COLUMN secrets text[] NOT NULL DEFAULT '{}'
@@ -21,14 +22,6 @@ ALTER TABLE configuration_revisions
         CONSTRAINT configuration_revisions_secrets_count CHECK (cardinality(secrets) <= 256);
 
 ALTER TABLE api_keys ADD COLUMN reveal_secrets boolean NOT NULL DEFAULT false;
-
-ALTER TABLE audit_log DROP CONSTRAINT audit_log_action;
-ALTER TABLE audit_log ADD CONSTRAINT audit_log_action CHECK (action IN (
-    'application.created', 'application.updated', 'application.deleted',
-    'configuration.created', 'configuration.updated', 'configuration.patched',
-    'configuration.deleted', 'configuration.restored', 'configuration.revealed',
-    'key.created', 'key.revoked'
-));
 
 -- No foreign keys, like audit_log: a reveal stays recorded after the configuration is gone.
 CREATE TABLE secret_reveals (

@@ -1,0 +1,33 @@
+"""Why a token is refused: one typed reason each, and a message that never quotes the token."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TokenRejection(StrEnum):
+    TOO_LARGE = "too_large"
+    MALFORMED = "malformed"
+    UNKNOWN_ISSUER = "unknown_issuer"
+    ALGORITHM_NOT_ALLOWED = "algorithm_not_allowed"
+    KEYS_UNAVAILABLE = "keys_unavailable"
+    UNKNOWN_KEY = "unknown_key"
+    KEY_TYPE_MISMATCH = "key_type_mismatch"
+    BAD_SIGNATURE = "bad_signature"
+    NO_EXPIRY = "no_expiry"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    WRONG_AUDIENCE = "wrong_audience"
+    NO_SUBJECT = "no_subject"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+
+
+class TokenRejected(Exception):
+    """A token that does not prove who its holder is. `message` is for the caller: it names
+    what is wrong in the service's words and quotes nothing of the token but, at most, the
+    issuer it claims (cut short), since a misspelt issuer is the commonest mistake."""
+
+    def __init__(self, reason: TokenRejection, message: str) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
