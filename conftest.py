@@ -23,6 +23,7 @@ from testing.api_keys import bearer
 from testing.databases import temporary_database
 from testing.live_server import LiveServer, run_live_server
 from testing.oidc_issuer import OidcIssuer, run_oidc_issuer, trusting
+from testing.secret_keys import TEST_SECRETS_KEYS
 
 TEST_SERVER_DIRECTORY = PROJECT_ROOT / ".postgres" / "test"
 
@@ -72,11 +73,13 @@ NO_RATE_LIMITS: dict[str, object] = {
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings for a test app: only what the test says, nothing from the environment, and no
-    rate limits unless the test sets them."""
+    """Settings for a test app: only what the test says, nothing from the environment, no
+    rate limits unless the test sets them, and a test keyring for secrets (`secrets_keys=None`
+    for none)."""
     values: dict[str, object] = {
         "database_url": database_url,
         "database_pool_min_size": 1,
+        "secrets_keys": TEST_SECRETS_KEYS,
         **NO_RATE_LIMITS,
     }
     values.update(overrides)

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api import operations
 from api.auth.identities import Identities
 from api.auth.key_cache import KeyCache
+from api.auth.reveal_memory import RevealMemory
 from api.edge import metrics
 from api.edge.body_limit import BodyLimitMiddleware
 from api.edge.header_limit import HeaderLimitMiddleware
@@ -44,6 +45,7 @@ from database.url import resolve_database_url
 from delivery.runtime import Delivery
 from models.api_key import ApiKeyCreate, Role
 from models.audit import Actor
+from services.secret_values.cipher import SecretCipher
 
 logger = logging.getLogger("config_service")
 
@@ -118,6 +120,9 @@ def create_app(
     app.state.draining = threading.Event()
     app.state.metrics = metrics.Metrics()
     app.state.key_cache = KeyCache(seconds=settings.api_key_cache_seconds)
+    app.state.secret_cipher = SecretCipher(settings.secrets_keyring.keys)
+    app.state.reveal_memory = RevealMemory()
+
     app.state.identities = Identities(settings)
     app.include_router(v1_router)
     app.include_router(operations.router)

@@ -1,7 +1,7 @@
 """What main's create_app and lifespan made for the requests to use, each read through one
 typed accessor here: the settings, the pool, delivery, the key cache, identity tokens (issuers'
-keys, verifier, bindings cache), the metrics, and what readiness reports (the draining flag,
-the probe)."""
+keys, verifier, bindings cache), the secrets' cipher and the reveals remembered, the metrics,
+and what readiness reports (the draining flag, the probe)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from starlette.applications import Starlette
 
 from api.auth.identities import Identities
 from api.auth.key_cache import KeyCache
+from api.auth.reveal_memory import RevealMemory
 from api.edge.metrics import Metrics
 from config.settings import Settings
 from database.pool import Database
 from database.readiness import ReadinessProbe
 from delivery.runtime import Delivery
+from services.secret_values.cipher import SecretCipher
 
 
 def get_settings(request: Request) -> Settings:
@@ -43,6 +45,18 @@ def get_delivery(request: Request) -> Delivery:
 def get_key_cache(request: Request) -> KeyCache:
     cache: KeyCache = request.app.state.key_cache
     return cache
+
+
+def get_secret_cipher(request: Request) -> SecretCipher:
+    """Seals and opens secret values with the keys of SECRETS_KEYS."""
+    cipher: SecretCipher = request.app.state.secret_cipher
+    return cipher
+
+
+def get_reveal_memory(request: Request) -> RevealMemory:
+    """The reveals this instance has seen audited (api/v1/representations.py)."""
+    memory: RevealMemory = request.app.state.reveal_memory
+    return memory
 
 
 def get_identities(request: Request) -> Identities:

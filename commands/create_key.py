@@ -42,9 +42,10 @@ def create_key(
 def describe(created: ApiKeyCreated) -> str:
     scope = "every application" if created.applications is None else ", ".join(created.applications)
     expires = "never" if created.expires_at is None else created.expires_at.isoformat()
+    secrets = "reveals secret values" if created.reveal_secrets else "sees secrets masked"
     return (
         f"API key {created.name!r} (id {created.id}), role {created.role.value}, reaches "
-        f"{scope}, expires {expires}. It is shown only now; store it:\n{created.key}"
+        f"{scope}, {secrets}, expires {expires}. It is shown only now; store it:\n{created.key}"
     )
 
 
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--expires-at", help="when the key stops working, e.g. 2027-01-01T00:00:00Z"
     )
+    parser.add_argument(
+        "--reveal-secrets",
+        action="store_true",
+        help="its reads show secret values in plain text (otherwise the placeholder ********)",
+    )
     return parser
 
 
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                 "name": arguments.name,
                 "role": arguments.role,
                 "applications": arguments.applications,
+                "reveal_secrets": arguments.reveal_secrets,
                 "expires_at": (
                     None
                     if arguments.expires_at is None

@@ -11,7 +11,8 @@ import pytest
 
 from config.settings import PROJECT_ROOT
 from conftest import make_settings
-from database.migration_runner import MigrationRunner
+from database.migration_files import discover_migrations
+from database.migration_runner import MIGRATIONS_DIRECTORY, MigrationRunner
 from database.pool import Database
 from main import print_development_key
 from models.api_key import Role
@@ -44,7 +45,8 @@ def test_it_prints_a_first_admin_key_that_works(empty_database_url: str) -> None
     said, key = printed.stdout.strip().splitlines()
     assert said.startswith("API key 'ops team' (id ")
     assert said.endswith(
-        "), role admin, reaches every application, expires never. It is shown only now; store it:"
+        "), role admin, reaches every application, sees secrets masked, expires never. It is "
+        "shown only now; store it:"
     )
     settings = make_settings(empty_database_url)
     with run_live_server(settings, admin_key=key, default_key=False) as server:
@@ -85,7 +87,32 @@ def test_a_scoped_key_with_an_expiry(empty_database_url: str) -> None:
     )
 
     assert printed.returncode == 0, printed.stderr
-    assert f"role read, reaches {application}, expires 2030-01-01T00:00:00+00:00." in printed.stdout
+    assert (
+        f"role read, reaches {application}, sees secrets masked, expires 2030-01-01T00:00:00+00:00."
+        in printed.stdout
+    )
+
+
+def test_a_key_that_reveals_secrets(empty_database_url: str) -> None:
+    MigrationRunner(empty_database_url).up()
+
+    printed = create_key(
+        empty_database_url, "--role", "read", "--name", "deployer", "--reveal-secrets"
+    )
+
+    assert printed.returncode == 0, printed.stderr
+    assert "role read, reaches every application, reveals secret values, expires never" in (
+        printed.stdout
+    )
+    key_id = printed.stdout.split("(id ", 1)[1].split(")", 1)[0]
+    database = Database(dsn=empty_database_url, min_size=0, max_size=1, wait_seconds=5)
+    try:
+        with unit_of_work_factory(database)() as uow:
+            stored = uow.api_keys.get(key_id=key_id)
+    finally:
+        database.close()
+    assert stored is not None
+    assert (stored.key.name, stored.key.reveal_secrets) == ("deployer", True)
 
 
 @pytest.mark.parametrize(
@@ -129,7 +156,10 @@ def test_on_a_database_without_the_schema_it_says_to_migrate(empty_database_url:
 
     assert printed.returncode == 1
     assert printed.stdout == ""
-    assert printed.stderr.startswith("create-key: Database schema is not current: 5 pending")
+    pending = len(discover_migrations(MIGRATIONS_DIRECTORY))
+    assert printed.stderr.startswith(
+        f"create-key: Database schema is not current: {pending} pending"
+    )
     assert printed.stderr.strip().endswith("Run `pipenv run migrate`.")
 
 

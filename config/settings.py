@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from config.secrets_keys import Keyring, parse_keyring
 from identity.trusted_issuers import TrustedIssuer, check_distinct, parse_issuers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +31,7 @@ LogFormat = Literal["json", "text"]
 
 _URL_SCHEMES = ("postgresql://", "postgres://")
 # Settings whose value may hold a password: an error about them never shows the value.
-_SECRET_SETTINGS = frozenset({"DATABASE_URL", "API_KEY_PEPPER", "OIDC_ISSUERS"})
+_SECRET_SETTINGS = frozenset({"DATABASE_URL", "API_KEY_PEPPER", "OIDC_ISSUERS", "SECRETS_KEYS"})
 # Inside OIDC_ISSUERS, the members whose value an error may show (never `hmac_secret`).
 _SHOWN_ISSUER_MEMBERS = frozenset({"issuer", "audiences", "jwks_uri", "jwks_file", "algorithms"})
 # Used when API_KEY_PEPPER is unset, so that `dev` and the tests need no setup; `serve` warns.
@@ -190,6 +191,24 @@ class Settings(BaseSettings):
         le=31_622_400,
         description="Tokens valid for longer (exp minus iat, or nbf, or now) are refused.",
     )
+
+    secrets_keys: SecretStr | None = Field(
+        default=None,
+        description="Keyring for secret values in configurations: comma-separated "
+        "<id>:<base64 of 32 bytes>; the first encrypts, every one decrypts. Unset: "
+        "configurations cannot hold secrets.",
+    )
+
+    @property
+    def secrets_keyring(self) -> Keyring:
+        return parse_keyring(self.secrets_keys.get_secret_value() if self.secrets_keys else "")
+
+    @field_validator("secrets_keys")
+    @classmethod
+    def _secrets_keys_are_a_keyring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keyring(value.get_secret_value())  # the message never holds key material
+        return value
 
     @property
     def pepper(self) -> bytes:

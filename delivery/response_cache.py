@@ -1,7 +1,8 @@
 """Each process's memory of current configurations, as ready-to-send response bodies.
 
 Entries are keyed by configuration id and hold both bodies this service sends for it (the
-Configuration JSON and the bare document) with its revision; a second index finds them by
+Configuration JSON and the bare document, secrets masked; revealed ones made on demand) with
+its revision; a second index finds them by
 (application name, configuration name). Bounded in bytes, least recently used first out.
 
 It never goes backwards: `latest` remembers the newest revision this process has heard of for
@@ -15,11 +16,14 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.change import Change, ChangeKind
 from models.configuration import Configuration
+from services.secret_values.cipher import SecretCipher
+from services.secret_values.locations import SecretLocations
+from services.secret_values.views import masked, revealed
 
 ENTRY_OVERHEAD_BYTES = 400
 LATEST_LIMIT = 100_000
@@ -33,6 +37,11 @@ def json_bytes(value: Any) -> bytes:
 
 @dataclass(frozen=True)
 class CachedConfiguration:
+    """A configuration's two bodies as every caller that may not reveal secrets gets them
+    (precomputed: such a read costs no work per request); for one that holds secrets, also
+    the stored configuration, from which its revealed bodies are made once, on the first
+    read that may see them (`revealed`)."""
+
     configuration_id: str
     application_id: str
     name: str
@@ -40,24 +49,51 @@ class CachedConfiguration:
     resource_body: bytes
     document_body: bytes
     application_name: str | None = None
+    stored: Configuration | None = None
+    _revealed: list[tuple[bytes, bytes]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def of(
         cls, configuration: Configuration, application_name: str | None = None
     ) -> CachedConfiguration:
+        """From `configuration` as stored (its secrets sealed)."""
+        shown = masked(configuration)
         return cls(
             configuration_id=configuration.id,
             application_id=configuration.application_id,
             name=configuration.name,
             revision=configuration.revision,
-            resource_body=json_bytes(configuration.model_dump(mode="json", by_alias=True)),
-            document_body=json_bytes(configuration.config),
+            resource_body=json_bytes(shown.model_dump(mode="json", by_alias=True)),
+            document_body=json_bytes(shown.config),
             application_name=application_name,
+            stored=configuration if configuration.secrets else None,
         )
 
     @property
+    def has_secrets(self) -> bool:
+        return self.stored is not None
+
+    def revealed(self, cipher: SecretCipher) -> tuple[bytes, bytes]:
+        """(resource body, document body) with the secret values themselves; the masked ones
+        when there are none. Raises SecretKeyUnavailable or SecretUndecryptable."""
+        if self.stored is None:
+            return self.resource_body, self.document_body
+        if not self._revealed:  # two reads may both make it: the same bytes either way
+            plain = revealed(self.stored, cipher)
+            resource = json_bytes(plain.model_dump(mode="json", by_alias=True))
+            self._revealed.append((resource, json_bytes(plain.config)))
+        return self._revealed[0]
+
+    @property
     def size(self) -> int:
-        return len(self.resource_body) + len(self.document_body) + ENTRY_OVERHEAD_BYTES
+        """Bytes it may take, the revealed bodies included: each is at most the masked one
+        plus the envelopes' text (a value's JSON is shorter than its envelope)."""
+        masked_size = len(self.resource_body) + len(self.document_body)
+        if self.stored is None:
+            return masked_size + ENTRY_OVERHEAD_BYTES
+        locations = SecretLocations.of(self.stored.secrets)
+        sealed = sum(len(str(envelope)) for _, envelope in locations.values(self.stored.config))
+        return 2 * masked_size + 2 * sealed + ENTRY_OVERHEAD_BYTES
 
 
 class ResponseCache:
@@ -194,12 +230,4 @@ class ResponseCache:
 def _with_application_name(
     entry: CachedConfiguration, application_name: str | None
 ) -> CachedConfiguration:
-    return CachedConfiguration(
-        configuration_id=entry.configuration_id,
-        application_id=entry.application_id,
-        name=entry.name,
-        revision=entry.revision,
-        resource_body=entry.resource_body,
-        document_body=entry.document_body,
-        application_name=application_name,
-    )
+    return replace(entry, application_name=application_name)

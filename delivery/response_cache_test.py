@@ -5,15 +5,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from config.secrets_keys import SecretsKey
 from delivery.response_cache import ENTRY_OVERHEAD_BYTES, CachedConfiguration, ResponseCache
 from models.change import Change, ChangeKind
 from models.configuration import Configuration
+from services.secret_values.cipher import SecretCipher
+from services.secret_values.locations import SecretLocations
+from services.secret_values.sealing import seal_config
 
 APPLICATION = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 
 
 def configuration(
-    number: int, revision: int = 1, config: dict[str, object] | None = None
+    number: int,
+    revision: int = 1,
+    config: dict[str, object] | None = None,
+    secrets: list[str] | None = None,
 ) -> Configuration:
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     return Configuration(
@@ -23,6 +30,7 @@ def configuration(
         comments=None,
         config=config if config is not None else {"n": number},
         schema=None,
+        secrets=secrets or [],
         revision=revision,
         created_at=moment,
         updated_at=moment,
@@ -138,3 +146,53 @@ def test_a_zero_byte_cache_keeps_nothing() -> None:
     cache = ResponseCache(max_bytes=0)
     cache.fill(entry(1), epoch=0)
     assert len(cache) == 0
+
+
+def sealed_configuration(number: int, password: str) -> Configuration:
+    plain = configuration(number, 2, {"password": password, "port": 1}, ["/password"])
+    sealed = seal_config(
+        plain.config,
+        SecretLocations.of(plain.secrets),
+        cipher=CIPHER,
+        configuration_id=plain.id,
+    )
+    return plain.model_copy(update={"config": sealed.config})
+
+
+CIPHER = SecretCipher([SecretsKey("t1", bytes(range(32)))])
+
+
+def test_an_entry_with_secrets_holds_masked_bodies_and_reveals_once() -> None:
+    stored = sealed_configuration(1, "canary-ü-pw")
+
+    cached = CachedConfiguration.of(stored, "app")
+    resource, document = cached.revealed(CIPHER)
+
+    assert cached.document_body == b'{"password":"********","port":1}'
+    assert b"canary" not in cached.resource_body
+    assert b'"secrets":["/password"]' in cached.resource_body
+    assert document == '{"password":"canary-ü-pw","port":1}'.encode()
+    assert b'"config":{"password":"canary-\xc3\xbc-pw","port":1}' in resource
+    assert cached.revealed(CIPHER)[0] is resource  # made once
+    assert cached.has_secrets is True
+    assert cached.size >= len(resource) + len(document) + len(cached.resource_body)
+
+
+def test_an_entry_without_secrets_reveals_its_own_bodies() -> None:
+    cached = entry(1)
+
+    assert cached.revealed(CIPHER) == (cached.resource_body, cached.document_body)
+    assert cached.has_secrets is False
+
+
+def test_a_revealed_entry_keeps_what_it_made_when_its_name_is_added() -> None:
+    cache = ResponseCache(max_bytes=1_000_000)
+    stored = sealed_configuration(1, "canary-pw")
+    cache.fill(CachedConfiguration.of(stored, "app"), epoch=0)
+    cache.get(stored.id).revealed(CIPHER)  # type: ignore[union-attr]
+
+    cache.fill(CachedConfiguration.of(stored), epoch=0)  # a read by id: no name
+
+    again = cache.get_by_name("app", stored.name)
+    assert again is not None
+    assert again.revealed(CIPHER)[1] == b'{"password":"canary-pw","port":1}'

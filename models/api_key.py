@@ -17,6 +17,12 @@ _EXAMPLE_TIME = "2026-11-23T09:30:00.123456Z"
 MAX_SCOPED_APPLICATIONS = 1000
 
 
+_REVEAL_DESCRIPTION = (
+    "Whether the key's reads show secret values in plain text, on the applications it "
+    'reaches; otherwise each is the placeholder "********" (admin keys too)'
+)
+
+
 class Role(StrEnum):
     """admin: everything, including keys and creating or deleting applications; write: read
     and change configurations and application comments in scope (renaming an application
@@ -48,6 +54,10 @@ class ApiKey(ApiModel):
         description="Id of the key that created this one (null: the create-key command).",
         examples=[EXAMPLE_KEY_ID],
     )
+    reveal_secrets: bool = Field(
+        description=_REVEAL_DESCRIPTION + ".",
+        examples=[False],
+    )
 
 
 class ApiKeyCreated(ApiKey):
@@ -74,6 +84,9 @@ class ApiKeyCreate(InputModel):
         strict=False,
         description="When the key stops working (RFC 3339; without an offset: UTC); null: never.",
         examples=["2027-01-01T00:00:00Z"],
+    )
+    reveal_secrets: bool = Field(
+        default=False, description=_REVEAL_DESCRIPTION + "; default false.", examples=[False]
     )
 
     @model_validator(mode="after")

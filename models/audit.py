@@ -22,6 +22,8 @@ class AuditAction(StrEnum):
     CONFIGURATION_PATCHED = "configuration.patched"
     CONFIGURATION_DELETED = "configuration.deleted"
     CONFIGURATION_RESTORED = "configuration.restored"
+    # A read that showed secret values in plain text (revision_after: the revision read).
+    CONFIGURATION_REVEALED = "configuration.revealed"
     KEY_CREATED = "key.created"
     KEY_REVOKED = "key.revoked"
     BINDING_CREATED = "binding.created"

@@ -11,31 +11,32 @@ from models.api_key import ApiKey, Role, StoredKey
 from repositories.repository import Repository
 
 INSERT_KEY = """
-    INSERT INTO api_keys (id, name, prefix, secret_hash, role, applications, expires_at, created_by)
+    INSERT INTO api_keys (id, name, prefix, secret_hash, role, applications, expires_at,
+                          created_by, reveal_secrets)
     VALUES (%(id)s, %(name)s, %(prefix)s, %(secret_hash)s, %(role)s, %(applications)s,
-            %(expires_at)s, %(created_by)s)
+            %(expires_at)s, %(created_by)s, %(reveal_secrets)s)
     ON CONFLICT (prefix) DO NOTHING
     RETURNING id, name, prefix, secret_hash, role, applications, created_at, expires_at,
-              revoked_at, created_by
+              revoked_at, created_by, reveal_secrets
 """
 
 SELECT_KEY = """
     SELECT id, name, prefix, secret_hash, role, applications, created_at, expires_at, revoked_at,
-           created_by
+           created_by, reveal_secrets
     FROM api_keys
     WHERE id = %(id)s
 """
 
 SELECT_KEY_BY_PREFIX = """
     SELECT id, name, prefix, secret_hash, role, applications, created_at, expires_at, revoked_at,
-           created_by
+           created_by, reveal_secrets
     FROM api_keys
     WHERE prefix = %(prefix)s
 """
 
 SELECT_KEYS_PAGE = """
     SELECT id, name, prefix, secret_hash, role, applications, created_at, expires_at, revoked_at,
-           created_by
+           created_by, reveal_secrets
     FROM api_keys
     WHERE (%(after)s::text IS NULL OR id > %(after)s)
     ORDER BY id
@@ -47,7 +48,7 @@ REVOKE_KEY = """
     SET revoked_at = coalesce(revoked_at, now())
     WHERE id = %(id)s
     RETURNING id, name, prefix, secret_hash, role, applications, created_at, expires_at,
-              revoked_at, created_by
+              revoked_at, created_by, reveal_secrets
 """
 
 
@@ -62,6 +63,7 @@ def key_from_row(row: dict[str, Any]) -> StoredKey:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         created_by=row["created_by"],
+        reveal_secrets=row["reveal_secrets"],
     )
     return StoredKey(key=key, secret_hash=bytes(row["secret_hash"]))
 
@@ -78,6 +80,7 @@ class ApiKeyRepository(Repository):
         applications: list[str] | None,
         expires_at: datetime | None,
         created_by: str | None,
+        reveal_secrets: bool = False,
     ) -> StoredKey | None:
         """The new key, or None when its prefix is taken (the caller draws another)."""
         row = self._fetch_one(
@@ -91,6 +94,7 @@ class ApiKeyRepository(Repository):
                 "applications": applications,
                 "expires_at": expires_at,
                 "created_by": created_by,
+                "reveal_secrets": reveal_secrets,
             },
         )
         return None if row is None else key_from_row(row)

@@ -2,7 +2,9 @@
 
 Every write of a configuration and the revision that records it are one SQL statement (a
 data-modifying WITH), and updates are compare-and-set on `revision`: they change the row only
-if it is still the revision the service read, and return None otherwise.
+if it is still the revision the service read, and return None otherwise. Configs go in and
+come out as stored: the value at each of their `secrets` is an envelope (see
+services/secret_values), never the secret itself.
 """
 
 from __future__ import annotations
@@ -16,36 +18,42 @@ from repositories.repository import Repository, refusals_named
 
 INSERT_CONFIGURATION = """
     WITH created AS (
-        INSERT INTO configurations (id, application_id, name, comments, config, schema)
-        VALUES (%(id)s, %(application_id)s, %(name)s, %(comments)s, %(config)s, %(schema)s)
+        INSERT INTO configurations (id, application_id, name, comments, config, schema, secrets)
+        VALUES (%(id)s, %(application_id)s, %(name)s, %(comments)s, %(config)s, %(schema)s,
+                %(secrets)s)
         ON CONFLICT (application_id, name) DO NOTHING
-        RETURNING id, application_id, name, comments, config, schema, revision,
+        RETURNING id, application_id, name, comments, config, schema, secrets, revision,
                   created_at, updated_at
     ), history AS (
         INSERT INTO configuration_revisions
-            (configuration_id, revision, name, comments, config, schema, message, created_at)
-        SELECT id, revision, name, comments, config, schema, %(message)s, updated_at
+            (configuration_id, revision, name, comments, config, schema, secrets, message,
+             created_at)
+        SELECT id, revision, name, comments, config, schema, secrets, %(message)s, updated_at
         FROM created
     )
-    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
     FROM created
 """
 
 SELECT_CONFIGURATION = """
-    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
     FROM configurations
     WHERE id = %(id)s
 """
 
 SELECT_CONFIGURATION_FOR_UPDATE = """
-    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
     FROM configurations
     WHERE id = %(id)s
     FOR NO KEY UPDATE
 """
 
 SELECT_CONFIGURATIONS_PAGE = """
-    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
     FROM configurations
     WHERE application_id = %(application_id)s
       AND (%(after)s::text IS NULL OR id > %(after)s)
@@ -60,20 +68,22 @@ UPDATE_CONFIGURATION_IF_REVISION = """
             comments = %(comments)s,
             config = %(config)s,
             schema = %(schema)s,
+            secrets = %(secrets)s,
             revision = revision + 1,
             updated_at = now()
         WHERE id = %(id)s AND revision = %(expected_revision)s
-        RETURNING id, application_id, name, comments, config, schema, revision,
+        RETURNING id, application_id, name, comments, config, schema, secrets, revision,
                   created_at, updated_at
     ), history AS (
         INSERT INTO configuration_revisions
-            (configuration_id, revision, name, comments, config, schema, message,
+            (configuration_id, revision, name, comments, config, schema, secrets, message,
              restored_from, created_at)
-        SELECT id, revision, name, comments, config, schema, %(message)s,
+        SELECT id, revision, name, comments, config, schema, secrets, %(message)s,
                %(restored_from)s, updated_at
         FROM updated
     )
-    SELECT id, application_id, name, comments, config, schema, revision, created_at, updated_at
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
     FROM updated
 """
 
@@ -83,8 +93,8 @@ DELETE_CONFIGURATION_IF_REVISION = """
 """
 
 SELECT_REVISIONS_PAGE = """
-    SELECT configuration_id, revision, name, comments, config, schema, message, restored_from,
-           created_at
+    SELECT configuration_id, revision, name, comments, config, schema, secrets, message,
+           restored_from, created_at
     FROM configuration_revisions
     WHERE configuration_id = %(configuration_id)s
       AND (%(before)s::integer IS NULL OR revision < %(before)s)
@@ -93,8 +103,8 @@ SELECT_REVISIONS_PAGE = """
 """
 
 SELECT_REVISION = """
-    SELECT configuration_id, revision, name, comments, config, schema, message, restored_from,
-           created_at
+    SELECT configuration_id, revision, name, comments, config, schema, secrets, message,
+           restored_from, created_at
     FROM configuration_revisions
     WHERE configuration_id = %(configuration_id)s AND revision = %(revision)s
 """
@@ -103,8 +113,8 @@ SELECT_REVISION = """
 SELECT_CONFIGURATION_BY_NAMES = """
     SELECT applications.id AS owner_id, configurations.id, configurations.application_id,
            configurations.name, configurations.comments, configurations.config,
-           configurations.schema, configurations.revision, configurations.created_at,
-           configurations.updated_at
+           configurations.schema, configurations.secrets, configurations.revision,
+           configurations.created_at, configurations.updated_at
     FROM applications
     LEFT JOIN configurations
            ON configurations.application_id = applications.id
@@ -116,8 +126,8 @@ SELECT_REVISION_BY_NAMES = """
     SELECT configuration_revisions.configuration_id, configuration_revisions.revision,
            configuration_revisions.name, configuration_revisions.comments,
            configuration_revisions.config, configuration_revisions.schema,
-           configuration_revisions.message, configuration_revisions.restored_from,
-           configuration_revisions.created_at
+           configuration_revisions.secrets, configuration_revisions.message,
+           configuration_revisions.restored_from, configuration_revisions.created_at
     FROM applications
     JOIN configurations
       ON configurations.application_id = applications.id AND configurations.name = %(name)s
@@ -136,6 +146,7 @@ def configuration_from_row(row: dict[str, Any]) -> Configuration:
         comments=row["comments"],
         config=row["config"],
         schema=row["schema"],
+        secrets=row["secrets"],
         revision=row["revision"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -150,6 +161,7 @@ def revision_from_row(row: dict[str, Any]) -> ConfigurationRevision:
         comments=row["comments"],
         config=row["config"],
         schema=row["schema"],
+        secrets=row["secrets"],
         message=row["message"],
         restored_from=row["restored_from"],
         created_at=row["created_at"],
@@ -170,9 +182,11 @@ class ConfigurationRepository(Repository):
         comments: str | None,
         config: JsonObject,
         schema: JsonObject | None = None,
+        secrets: list[str] | None = None,
         message: str | None = None,
     ) -> Configuration | None:
-        """Insert it with its revision 1; None when the name is taken within the application.
+        """Insert it with its revision 1 (`config` as stored: sealed at its `secrets`); None
+        when the name is taken within the application.
 
         Raises MissingReference when the application does not exist (or was just deleted).
         """
@@ -183,6 +197,7 @@ class ConfigurationRepository(Repository):
             "comments": comments,
             "config": Json(config),
             "schema": _json_or_null(schema),
+            "secrets": secrets or [],
             "message": message,
         }
         with refusals_named():
@@ -232,6 +247,7 @@ class ConfigurationRepository(Repository):
         comments: str | None,
         config: JsonObject,
         schema: JsonObject | None = None,
+        secrets: list[str] | None = None,
         message: str | None = None,
         restored_from: int | None = None,
     ) -> Configuration | None:
@@ -243,6 +259,7 @@ class ConfigurationRepository(Repository):
             "comments": comments,
             "config": Json(config),
             "schema": _json_or_null(schema),
+            "secrets": secrets or [],
             "message": message,
             "restored_from": restored_from,
         }

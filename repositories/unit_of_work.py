@@ -1,9 +1,9 @@
 """A unit of work: one transaction, and the repositories that work in it.
 
 Services open one with `with self._unit_of_work() as uow:` and reach the data through
-`uow.applications`, `uow.configurations`, `uow.api_keys`, `uow.bindings`, `uow.audit` and
-`uow.change_log`; the transaction commits when the block ends and rolls back when it raises.
-A new repository is added here, once.
+`uow.applications`, `uow.configurations`, `uow.api_keys`, `uow.bindings`, `uow.secrets`,
+`uow.audit` and `uow.change_log`; the transaction commits when the block ends and rolls back
+when it raises. A new repository is added here, once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from repositories.audit_repository import AuditRepository
 from repositories.binding_repository import BindingRepository
 from repositories.change_log_repository import ChangeLogRepository
 from repositories.configuration_repository import ConfigurationRepository
+from repositories.secret_repository import SecretRepository
 
 
 class UnitOfWork:
@@ -25,6 +26,8 @@ class UnitOfWork:
         self.applications = ApplicationRepository(connection)
         self.configurations = ConfigurationRepository(connection)
         self.api_keys = ApiKeyRepository(connection)
+        self.secrets = SecretRepository(connection)
+
         self.bindings = BindingRepository(connection)
         # Every change appends its record here, in its own transaction (before the change log).
         self.audit = AuditRepository(connection)

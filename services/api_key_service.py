@@ -72,6 +72,7 @@ class ApiKeyService:
                     applications=data.applications,
                     expires_at=data.expires_at,
                     created_by=actor.key_id,
+                    reveal_secrets=data.reveal_secrets,
                 )
                 if stored is not None:
                     _audit(uow, actor, AuditAction.KEY_CREATED, stored.key.id)

@@ -1,13 +1,14 @@
 """What a configuration may be: the state a write leaves, and the rules it must keep.
 
 Problems are named by pointers relative to the configuration's editable fields
-(`/config/database/pool_size`, `/schema`, `/name`).
+(`/config/database/pool_size`, `/schema`, `/name`, `/secrets/0`). The rules see the plain
+config (the secret values themselves); their messages never show a secret value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -22,6 +23,8 @@ from models.json_document import (
 from services.errors import FieldProblem, InvalidRequest
 from services.json_schema_rules import config_problems, schema_problems
 from services.merge_patch import apply_merge_patch
+from services.secret_values.errors import SecretsKeysNotSet
+from services.secret_values.locations import SecretLocations, check_locations, fill_placeholders
 
 
 @dataclass(frozen=True)
@@ -30,21 +33,24 @@ class State:
 
     name: str
     comments: str | None
-    config: JsonObject
+    config: JsonObject  # plain: the secret values themselves
     schema: JsonObject | None
+    secrets: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, configuration: Configuration) -> State:
+        """The state of `configuration` as it is (plain, when its config is)."""
         return cls(
             name=configuration.name,
             comments=configuration.comments,
             config=configuration.config,
             schema=configuration.json_schema,
+            secrets=tuple(configuration.secrets),
         )
 
     def same_as(self, other: State) -> bool:
         return (
-            (self.name, self.comments) == (other.name, other.comments)
+            (self.name, self.comments, self.secrets) == (other.name, other.comments, other.secrets)
             and same_document(self.config, other.config)
             and same_document(self.schema, other.schema)
         )
@@ -83,10 +89,17 @@ def raise_document_problems(
 
 
 def check_state(
-    state: State, *, max_json_depth: int, max_document_bytes: int | None = None
+    state: State,
+    *,
+    max_json_depth: int,
+    max_document_bytes: int | None = None,
+    can_seal: bool = True,
 ) -> None:
-    """Storage rules for config and schema (each at most `max_document_bytes` as stored),
-    then the schema itself, then config against it."""
+    """A key to seal its secrets with (`can_seal`), storage rules for config and schema (each
+    at most `max_document_bytes` as stored), then the schema itself, then config against it
+    (errors never show a secret value; the secret locations must have passed kept_secrets)."""
+    if state.secrets and not can_seal:
+        raise InvalidRequest([no_key_for_secrets()])
     for document, root in ((state.config, "/config"), (state.schema, "/schema")):
         if document is not None:
             raise_document_problems(
@@ -94,7 +107,9 @@ def check_state(
             )
     if state.schema is None:
         return
-    problems = schema_problems(state.schema) or config_problems(state.config, state.schema)
+    problems = schema_problems(state.schema) or config_problems(
+        state.config, state.schema, secrets=SecretLocations.of(state.secrets)
+    )
     if problems:
         raise InvalidRequest(problems)
 
@@ -119,14 +134,36 @@ def patched_state(current: Configuration, patch: ConfigurationPatch) -> State:
         "comments": current.comments,
         "config": current.config,
         "schema": current.json_schema,
+        "secrets": current.secrets,
     }
     try:
         state = ConfigurationState.model_validate(apply_merge_patch(target, patch.members))
     except ValidationError as error:
         raise InvalidRequest(validation_problems(error)) from error
     return State(
-        name=state.name, comments=state.comments, config=state.config, schema=state.json_schema
+        name=state.name,
+        comments=state.comments,
+        config=state.config,
+        schema=state.json_schema,
+        secrets=tuple(state.secrets),
     )
+
+
+def kept_secrets(state: State, stored: JsonObject | None) -> State:
+    """`state` once its secret locations are checked against its config, with the placeholder
+    at each replaced by the value `stored` (the current plain config; None on create) has
+    there: a masked document written back keeps its secrets."""
+    problems = check_locations(state.secrets, state.config)
+    if problems:
+        raise InvalidRequest(problems)
+    config, problems = fill_placeholders(state.config, SecretLocations.of(state.secrets), stored)
+    if problems:
+        raise InvalidRequest(problems)
+    return replace(state, config=config)
+
+
+def no_key_for_secrets() -> FieldProblem:
+    return FieldProblem("secrets", "secrets_keys_not_set", str(SecretsKeysNotSet()), "/secrets")
 
 
 def unknown_application(application_id: str) -> FieldProblem:

@@ -4,6 +4,12 @@ Every change writes the next revision with a compare-and-set on the revision tha
 two writers can never both succeed from the same starting point: a writer that expects no
 particular revision locks the row while it reads it, and builds on the winner's state, never
 undoing it; one that expects a revision it no longer finds gets PreconditionFailed.
+
+Secret values are sealed (encrypted where they stand, services/secret_values) before they are
+stored, and every rule sees them plain: a write opens the current config, applies the change,
+keeps the stored value where the placeholder was written back, checks, and seals what it
+writes. Reads return configurations and revisions as stored; what a caller sees of them is
+services/secret_values/views.py's to make.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from services.configuration_rules import (
     Change,
     State,
     check_state,
+    kept_secrets,
     patched_state,
     unknown_application,
 )
@@ -41,6 +48,10 @@ from services.errors import (
 from services.ids import new_id
 from services.json_diff import diff as json_diff
 from services.preconditions import check_precondition
+from services.secret_values.cipher import SecretCipher
+from services.secret_values.locations import SecretLocations, diff_views
+from services.secret_values.sealing import SealedConfig, seal_config
+from services.secret_values.views import revealed
 from services.write_retry import StaleRead, retry_write
 
 RESOURCE = "configuration"
@@ -59,14 +70,16 @@ class ConfigurationService:
         max_json_depth: int,
         actor: Actor,
         max_document_bytes: int | None = None,
+        cipher: SecretCipher | None = None,
     ) -> None:
         """`actor`: who the writes are made for; each one is audited in its transaction.
         `max_document_bytes`: the most a config or schema may take once stored (None: no
-        limit)."""
+        limit). `cipher`: seals and opens secret values (None: no key, so no secrets)."""
         self._unit_of_work = unit_of_work
         self._max_json_depth = max_json_depth
         self._actor = actor
         self._max_document_bytes = max_document_bytes
+        self._cipher = cipher or SecretCipher(())
 
     # Reads
 
@@ -107,36 +120,52 @@ class ConfigurationService:
         return Versioned(found, version=found.revision)
 
     def diff(self, *, configuration_id: str, source: int, target: int) -> list[dict[str, Any]]:
-        """An RFC 6902 JSON Patch that turns revision `source`'s config into `target`'s."""
+        """An RFC 6902 JSON Patch that turns revision `source`'s config into `target`'s, for
+        every caller alike: a changed secret is a `replace` with the placeholder, never the
+        value (so both revisions' secrets are opened, to tell whether they changed)."""
         with self._unit_of_work() as uow:
             before = _revision(uow.configurations, configuration_id, source)
             after = _revision(uow.configurations, configuration_id, target)
-        return json_diff(before.config, after.config)
+        before_view, after_view = diff_views(
+            revealed(before, self._cipher).config,
+            SecretLocations.of(before.secrets),
+            revealed(after, self._cipher).config,
+            SecretLocations.of(after.secrets),
+        )
+        return json_diff(before_view, after_view)
 
     # Writes
 
     def create(self, *, data: ConfigurationCreate) -> Versioned[Configuration]:
         state = State(
-            name=data.name, comments=data.comments, config=data.config, schema=data.json_schema
+            name=data.name,
+            comments=data.comments,
+            config=data.config,
+            schema=data.json_schema,
+            secrets=tuple(data.secrets),
         )
-        check_state(
-            state,
-            max_json_depth=self._max_json_depth,
-            max_document_bytes=self._max_document_bytes,
-        )
+        state = kept_secrets(state, stored=None)
+        self._check(state)
 
         def attempt(uow: UnitOfWork) -> Configuration:
             # Locks the application first (as deletes do), and its version changes: its list of
             # configuration ids is about to.
             if not uow.applications.bump_version(application_id=data.application_id):
                 raise InvalidRequest([unknown_application(data.application_id)])
+            configuration_id = new_id()
             created = uow.configurations.add(
-                configuration_id=new_id(),
+                configuration_id=configuration_id,
                 application_id=data.application_id,
                 name=data.name,
                 comments=data.comments,
-                config=data.config,
+                config=seal_config(
+                    state.config,
+                    SecretLocations.of(state.secrets),
+                    cipher=self._cipher,
+                    configuration_id=configuration_id,
+                ).config,
                 schema=data.json_schema,
+                secrets=list(state.secrets),
                 message=data.message,
             )
             if created is None:
@@ -163,6 +192,7 @@ class ConfigurationService:
                 comments=changes.comments if "comments" in provided else current.comments,
                 config=changes.config if "config" in provided else current.config,
                 schema=changes.json_schema if "json_schema" in provided else current.json_schema,
+                secrets=tuple(changes.secrets if "secrets" in provided else current.secrets),
             )
 
         change = Change(apply, changes.message)
@@ -177,7 +207,7 @@ class ConfigurationService:
         patch: ConfigurationPatch,
         precondition: Precondition | None = None,
     ) -> Versioned[Configuration]:
-        """Apply an RFC 7396 merge patch to {name, comments, config, schema}."""
+        """Apply an RFC 7396 merge patch to {name, comments, config, schema, secrets}."""
 
         def apply(current: Configuration) -> State:
             return patched_state(current, patch)
@@ -195,10 +225,13 @@ class ConfigurationService:
         message: str | None = None,
         precondition: Precondition | None = None,
     ) -> Versioned[Configuration]:
-        """A new revision whose config, schema and comments are those of `revision` (the name
-        stays: it is how clients find the configuration, and the old one may be taken)."""
+        """A new revision whose config, schema, secrets and comments are those of `revision`
+        (the name stays: it is how clients find the configuration, and the old one may be
+        taken). The old secret values come back themselves, sealed anew for the new revision."""
         with self._unit_of_work() as uow:
-            restored = _revision(uow.configurations, configuration_id, revision)
+            restored = revealed(
+                _revision(uow.configurations, configuration_id, revision), self._cipher
+            )
 
         def apply(current: Configuration) -> State:
             return State(
@@ -206,6 +239,7 @@ class ConfigurationService:
                 comments=restored.comments,
                 config=restored.config,
                 schema=restored.json_schema,
+                secrets=tuple(restored.secrets),
             )
 
         change = Change(apply, message or f"restore of revision {revision}", restored_from=revision)
@@ -256,13 +290,20 @@ class ConfigurationService:
             check_precondition(
                 precondition, versioned(current), resource=RESOURCE, resource_id=configuration_id
             )
-            state = change.apply(current)
-            if not change.always_writes and state.same_as(State.of(current)):
+            plain = revealed(current, self._cipher)
+            state = change.apply(plain)
+            if change.restored_from is None:  # a restore brings back values, not placeholders
+                state = kept_secrets(state, plain.config)
+            if not change.always_writes and state.same_as(State.of(plain)):
                 return current
-            check_state(
-                state,
-                max_json_depth=self._max_json_depth,
-                max_document_bytes=self._max_document_bytes,
+            self._check(state)
+            sealed = seal_config(
+                state.config,
+                SecretLocations.of(state.secrets),
+                cipher=self._cipher,
+                configuration_id=configuration_id,
+                previous=SealedConfig(current.config, SecretLocations.of(current.secrets)),
+                previous_plain=plain.config,
             )
             try:
                 written = uow.configurations.update_if_revision(
@@ -270,8 +311,9 @@ class ConfigurationService:
                     expected_revision=current.revision,
                     name=state.name,
                     comments=state.comments,
-                    config=state.config,
+                    config=sealed.config,
                     schema=state.schema,
+                    secrets=list(state.secrets),
                     message=change.message,
                     restored_from=change.restored_from,
                 )
@@ -286,6 +328,15 @@ class ConfigurationService:
             return written
 
         return versioned(retry_write(self._unit_of_work, attempt))
+
+    def _check(self, state: State) -> None:
+        """Every rule a written state keeps (its secret locations passed kept_secrets)."""
+        check_state(
+            state,
+            max_json_depth=self._max_json_depth,
+            max_document_bytes=self._max_document_bytes,
+            can_seal=self._cipher.can_seal,
+        )
 
 
 def _revision(

@@ -24,10 +24,15 @@ from services.json_schema_work import (
     bounded_work,
     pattern_problem,
 )
+from services.secret_values.locations import SecretLocations
 
 MAX_REPORTED_ERRORS = 50
 MAX_MESSAGE_LENGTH = 300
 _REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+# Keywords whose messages name missing, unexpected or dependent keys, not the value.
+_KEY_ONLY_KEYWORDS = frozenset(
+    {"required", "additionalProperties", "unevaluatedProperties", "dependentRequired"}
+)
 
 
 def _pointer(path: Iterable[Any]) -> str:
@@ -127,8 +132,11 @@ def schema_problems(schema: dict[str, Any]) -> list[FieldProblem]:
     ]
 
 
-def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[FieldProblem]:
-    """Every way `config` breaks `schema` (a schema that passed schema_problems)."""
+def config_problems(
+    config: dict[str, Any], schema: dict[str, Any], *, secrets: SecretLocations | None = None
+) -> list[FieldProblem]:
+    """Every way `config` (plain: secret values themselves) breaks `schema` (a schema that
+    passed schema_problems), never showing a value at or holding one of `secrets`."""
     validator = ConfigSchemaValidator(schema, format_checker=FORMAT_CHECKER)
     try:
         with bounded_work():
@@ -164,16 +172,36 @@ def config_problems(config: dict[str, Any], schema: dict[str, Any]) -> list[Fiel
                 pointer="/schema",
             )
         ]
-    problems = [
-        FieldProblem(
-            field=_field("config", _pointer(error.absolute_path)),
-            rule="json_schema",
-            message=_shorten(
-                f"{error.message} (schema rule {_pointer(error.absolute_schema_path)})"
-            ),
-            pointer="/config" + _pointer(error.absolute_path),
-        )
-        for error in errors
-    ]
+    problems = [_config_problem(error, secrets) for error in errors]
+    # Errors inside one secret are all told at its location: keep each once.
+    problems = list(dict.fromkeys(problems))
     problems.sort(key=lambda problem: (problem.pointer or "", problem.message))
     return problems[:MAX_REPORTED_ERRORS]
+
+
+def _config_problem(error: ValidationError, secrets: SecretLocations | None) -> FieldProblem:
+    """The problem `error` is, told without any secret value: an error at or inside a secret
+    location is told at that location, and one about a value holding a secret says only which
+    rule it breaks, unless its rule speaks of keys alone."""
+    pointer = _pointer(error.absolute_path)
+    rule = _pointer(error.absolute_schema_path)
+    message = f"{error.message} (schema rule {rule})"
+    if secrets:
+        secret = secrets.enclosing(pointer)
+        if secret is not None:
+            pointer = secret
+            message = f"the secret value breaks the schema rule {rule} (it is not shown)"
+        elif secrets.holds(pointer) and not _speaks_of_keys_only(error):
+            message = f"the value breaks the schema rule {rule} (not shown: it holds a secret)"
+    return FieldProblem(
+        field=_field("config", pointer),
+        rule="json_schema",
+        message=_shorten(message),
+        pointer="/config" + pointer,
+    )
+
+
+def _speaks_of_keys_only(error: ValidationError) -> bool:
+    """Whether jsonschema's message for `error` names keys only, never a value: keys of a
+    value that holds a secret are as visible as the masked document's."""
+    return error.validator in _KEY_ONLY_KEYWORDS or "propertyNames" in error.relative_schema_path

@@ -8,6 +8,7 @@ import pytest
 
 from services.errors import FieldProblem
 from services.json_schema_rules import MAX_REPORTED_ERRORS, config_problems, schema_problems
+from services.secret_values.locations import SecretLocations
 
 
 @pytest.mark.parametrize(
@@ -218,3 +219,84 @@ def test_a_long_message_is_shortened() -> None:
     assert len(problem.message) == 300
     assert problem.message.endswith("…")
     assert problem.message.startswith(f"'{value[:50]}")
+
+
+SECRET_CONFIG: dict[str, Any] = {
+    "database": {"host": "db", "password": "canary-pw"},
+    "credentials": {"user": "canary-user", "token": "canary-token"},
+}
+
+
+def secret_problems(schema: dict[str, Any]) -> list[FieldProblem]:
+    locations = SecretLocations.of(["/database/password", "/credentials"])
+    return config_problems(SECRET_CONFIG, schema, secrets=locations)
+
+
+def test_a_broken_rule_at_a_secret_is_told_at_it_without_the_value() -> None:
+    schema = {"properties": {"database": {"properties": {"password": {"minLength": 40}}}}}
+
+    assert secret_problems(schema) == [
+        FieldProblem(
+            field="config.database.password",
+            rule="json_schema",
+            message="the secret value breaks the schema rule "
+            "/properties/database/properties/password/minLength (it is not shown)",
+            pointer="/config/database/password",
+        )
+    ]
+
+
+def test_broken_rules_inside_a_secret_are_told_once_at_the_secret() -> None:
+    schema = {
+        "properties": {
+            "credentials": {
+                "properties": {"user": {"pattern": "^x"}, "token": {"maxLength": 2}},
+            }
+        }
+    }
+
+    problems = secret_problems(schema)
+
+    assert [problem.pointer for problem in problems] == ["/config/credentials"] * 2
+    assert all("canary" not in problem.message for problem in problems)
+
+
+def test_a_value_that_holds_a_secret_shows_only_the_rule() -> None:
+    schema = {"properties": {"database": {"not": {"type": "object"}}}}
+
+    assert secret_problems(schema) == [
+        FieldProblem(
+            field="config.database",
+            rule="json_schema",
+            message="the value breaks the schema rule /properties/database/not (not shown: it "
+            "holds a secret)",
+            pointer="/config/database",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"required": ["port"]}, "'port' is a required property (schema rule /required)"),
+        (
+            {
+                "properties": {
+                    "database": {"additionalProperties": False, "properties": {"host": {}}}
+                }
+            },
+            "Additional properties are not allowed ('password' was unexpected) "
+            "(schema rule /properties/database/additionalProperties)",
+        ),
+    ],
+)
+def test_a_rule_about_keys_alone_keeps_its_message(schema: dict[str, Any], message: str) -> None:
+    assert [problem.message for problem in secret_problems(schema)] == [message]
+
+
+def test_a_value_beside_the_secrets_keeps_its_message() -> None:
+    schema = {"properties": {"database": {"properties": {"host": {"minLength": 5}}}}}
+
+    assert [problem.message for problem in secret_problems(schema)] == [
+        "'db' is too short (schema rule /properties/database/properties/host/minLength)"
+    ]

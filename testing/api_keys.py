@@ -23,6 +23,7 @@ def create_api_key(
     name: str = "tests",
     applications: list[str] | None = None,
     expires_at: datetime | None = None,
+    reveal_secrets: bool = False,
 ) -> ApiKeyCreated:
     """A new key in the database of `settings` (whose schema must be current)."""
     assert settings.database_url is not None  # noqa: S101  # nosec B101
@@ -31,7 +32,9 @@ def create_api_key(
     )
     try:
         service = ApiKeyService(unit_of_work_factory(database), pepper=settings.pepper)
-        data = ApiKeyCreate(name=name, role=role, applications=applications)
+        data = ApiKeyCreate(
+            name=name, role=role, applications=applications, reveal_secrets=reveal_secrets
+        )
         created = service.create(data=data, actor=TESTS)
         if expires_at is None:
             return created

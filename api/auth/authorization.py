@@ -305,7 +305,12 @@ def requires(permission: Permission, application: ApplicationFrom = ApplicationF
 
 
 async def get_actor(request: Request, caller: AuthenticatedCaller) -> Actor:
-    """Who a write is made for, in the services' words."""
+    """Who a write is made for."""
+    return actor_of(request, caller)
+
+
+def actor_of(request: Request, caller: Caller) -> Actor:
+    """Who a request acts for, in the services' words."""
     client = request.client.host if request.client else None
     if caller.identity is not None:
         return Actor(

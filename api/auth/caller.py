@@ -43,8 +43,7 @@ class Caller:
     @classmethod
     def for_key(cls, key: ApiKey) -> Caller:
         applications = None if key.applications is None else frozenset(key.applications)
-        # API keys carry no reveal_secrets of their own yet (issue 15 gives them one).
-        return cls(grants=(Grant(key.role, applications),), key=key)
+        return cls(grants=(Grant(key.role, applications, key.reveal_secrets),), key=key)
 
     @classmethod
     def for_identity(cls, identity: VerifiedToken, bindings: Sequence[Binding]) -> Caller:

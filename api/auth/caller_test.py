@@ -32,6 +32,7 @@ def key(role: Role, applications: list[str] | None = None) -> ApiKey:
         expires_at=None,
         revoked_at=None,
         created_by=None,
+        reveal_secrets=False,
     )
 
 

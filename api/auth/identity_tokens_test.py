@@ -16,11 +16,11 @@ import pytest
 
 from api.v1.applications_test import assert_problem, unique_name
 from api.v1.events_test import open_stream
-from api.v1.values_test import create_application, create_configuration, put_config
 from conftest import LiveServer, admin_client, make_settings
 from identity.token_verifier import MAX_TOKEN_BYTES
 from testing.live_server import run_live_server
 from testing.oidc_issuer import OidcIssuer, run_oidc_issuer, trusting
+from testing.seeding import create_application, create_configuration, put_config
 
 Token = Callable[[OidcIssuer], str]
 
@@ -397,3 +397,49 @@ def test_a_scoped_identity_gets_the_validation_answer_for_what_is_no_id(
         ]
 
     assert [response.status_code for response in answers] == [422, 422, 422]
+
+
+def test_a_binding_with_reveal_secrets_reveals_on_its_applications_only(
+    identity_server: LiveServer, oidc_issuer: OidcIssuer
+) -> None:
+    admin = admin_client(identity_server)
+    shown, hidden = create_application(admin), create_application(admin)
+    configurations = {}
+    for application in (shown, hidden):
+        response = admin.post(
+            "/api/v1/configurations",
+            json={
+                "application_id": application["id"],
+                "name": "production",
+                "config": {"password": "identity-canary", "port": 1},
+                "secrets": ["/password"],
+            },
+        )
+        assert response.status_code == 201, response.text
+        configurations[application["id"]] = response.json()["id"]
+    subject = unique_name("deployer")
+    bind(admin, oidc_issuer, {"sub": subject}, applications=[shown["id"]], reveal_secrets=True)
+    bind(admin, oidc_issuer, {"sub": subject}, applications=[hidden["id"]])
+    token = as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject)))
+
+    with httpx.Client(base_url=identity_server.url, headers=token, timeout=30) as http:
+        plain = http.get(f"/api/v1/configurations/{configurations[shown['id']]}")
+        masked = http.get(f"/api/v1/configurations/{configurations[hidden['id']]}")
+        again = http.get(f"/api/v1/values/{shown['name']}/production")
+
+    assert (plain.json()["config"], plain.headers["etag"]) == (
+        {"password": "identity-canary", "port": 1},
+        '"1-revealed"',
+    )
+    assert (masked.json()["config"], masked.headers["etag"]) == (
+        {"password": "********", "port": 1},
+        '"1"',
+    )
+    assert again.json() == {"password": "identity-canary", "port": 1}
+    records = admin.get("/api/v1/audit", params={"action": "configuration.revealed"}).json()
+    mine = [record for record in records if record["subject"] == subject]
+    assert [
+        (record["issuer"], record["configuration_id"], record["revision_after"], record["key_id"])
+        for record in mine
+    ] == [(oidc_issuer.url, configurations[shown["id"]], 1, None)]
+    admin.close()

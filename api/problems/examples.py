@@ -128,14 +128,64 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem responses a route can give."""
+# A route that reads or writes secret values can also give these.
+_SECRETS_DESCRIPTIONS = {
+    422: " A configuration that marks or holds secrets needs SECRETS_KEYS set (rule "
+    "`secrets_keys_not_set`).",
+    503: " Or: a stored secret value cannot be decrypted, because SECRETS_KEYS lacks the key it "
+    "names (type `secrets-key-unavailable`): an operator must add it back.",
+}
+_SECRETS_EXAMPLES: dict[int, dict[str, Any]] = {
+    422: {
+        "type": PROBLEM_TYPE_PREFIX + "validation-error",
+        "title": "Request failed validation",
+        "status": 422,
+        "detail": "secrets: this service has no encryption key for secrets: set SECRETS_KEYS (a "
+        "keyring of <id>:<base64 of 32 random bytes>) to store secret values",
+        "instance": "/api/v1/configurations",
+        "errors": [
+            {
+                "location": "body",
+                "field": "secrets",
+                "rule": "secrets_keys_not_set",
+                "message": "this service has no encryption key for secrets: set SECRETS_KEYS (a "
+                "keyring of <id>:<base64 of 32 random bytes>) to store secret values",
+                "pointer": "/secrets",
+            }
+        ],
+    },
+    503: {
+        "type": PROBLEM_TYPE_PREFIX + "secrets-key-unavailable",
+        "title": "Secret values cannot be decrypted",
+        "status": 503,
+        "detail": "a secret of configuration 01JQ3V7B2D4F6H8K0M2P4R6T8V is encrypted under the "
+        "key 'k1', which SECRETS_KEYS does not list; add that key back to SECRETS_KEYS (after "
+        "the key that encrypts) to read or change it",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
+        "key_id": "k1",
+    },
+}
+
+
+def problem_responses(*statuses: int, secrets: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses a route can give (with `secrets`, also the
+    ones of secret values that need a key)."""
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
+        media: dict[str, Any] = {"example": _EXAMPLES[status]}
+        description = _DESCRIPTIONS[status]
+        if secrets and status in _SECRETS_EXAMPLES:
+            description += _SECRETS_DESCRIPTIONS[status]
+            media = {
+                "examples": {
+                    "usual": {"value": _EXAMPLES[status]},
+                    "secrets": {"value": _SECRETS_EXAMPLES[status]},
+                }
+            }
         entry: dict[str, Any] = {
             "model": Problem,
-            "description": _DESCRIPTIONS[status],
-            "content": {PROBLEM_MEDIA_TYPE: {"example": _EXAMPLES[status]}},
+            "description": description,
+            "content": {PROBLEM_MEDIA_TYPE: media},
         }
         if status == HTTPStatus.UNAUTHORIZED:
             entry["headers"] = {

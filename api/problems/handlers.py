@@ -24,6 +24,7 @@ from api.v1.conditional import entity_tag
 from database.errors import ConstraintConflict, DatabaseUnavailable, UnstorableValue
 from identity.rejections import TokenRejected
 from models.json_document import json_pointer
+from services.configuration_rules import no_key_for_secrets
 from services.errors import (
     ConcurrentModification,
     Conflict,
@@ -33,8 +34,16 @@ from services.errors import (
     NotFound,
     PreconditionFailed,
 )
+from services.secret_values.errors import (
+    SecretKeyUnavailable,
+    SecretUndecryptable,
+    SecretValueError,
+)
 
 logger = logging.getLogger(__name__)
+
+# A missing key comes back only when an operator adds it: clients need not ask often.
+SECRETS_RETRY_AFTER_SECONDS = 30
 
 
 def _message(error: dict[str, Any], field: str) -> str:
@@ -161,6 +170,24 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return await _unexpected_error(request, exc)
 
 
+async def _secret_value_error(request: Request, exc: Exception) -> Response:
+    """No key to seal with: the request cannot be done here (422, naming the setting). Stored
+    secrets that do not open: the data is kept, the key is missing (or wrong), so an operator
+    must act (503, naming the key id); never a 500, and nothing about any value is said."""
+    if not isinstance(exc, SecretKeyUnavailable | SecretUndecryptable):
+        return _invalid(request, [_from_field_problem(no_key_for_secrets())])
+    logger.warning("secret values cannot be decrypted: %s", exc)
+    return problem_response(
+        request,
+        status=503,
+        slug="secrets-key-unavailable",
+        title="Secret values cannot be decrypted",
+        detail=str(exc),
+        headers={"Retry-After": str(SECRETS_RETRY_AFTER_SECONDS)},
+        extensions={"key_id": exc.key_id},
+    )
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == HTTPStatus.NOT_FOUND and detail == "Not Found":
@@ -265,6 +292,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, cast(ExceptionHandler, _validation_error))
     app.add_exception_handler(StarletteHTTPException, cast(ExceptionHandler, _http_error))
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(SecretValueError, _secret_value_error)
+
     app.add_exception_handler(TokenRejected, cast(ExceptionHandler, _token_rejected))
     app.add_exception_handler(RateLimited, cast(ExceptionHandler, _rate_limited))
     app.add_exception_handler(DatabaseUnavailable, cast(ExceptionHandler, _database_unavailable))

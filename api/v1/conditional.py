@@ -2,7 +2,10 @@
 If-None-Match on writes.
 
 A resource's ETag is its version number in quotes: a configuration's revision, an
-application's version (which also changes when its list of configurations does). Writes pass
+application's version (which also changes when its list of configurations does). A
+configuration that holds secrets has a second representation, with the values revealed, whose
+ETag carries a suffix (`"4-revealed"`): the two never validate each other on reads, and a
+write's If-Match accepts either as naming the revision. Writes pass
 the versions the headers name down to the service as a Precondition (the versions it expects
 and those it must not find), which it checks in the transaction that writes, against the
 version its compare-and-set writes on.
@@ -22,13 +25,15 @@ from models.versioned import Precondition, Versioned
 
 # An entity-tag: optional W/ and an opaque quoted string (RFC 9110 §8.8.3).
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e]*)"\s*(?:,|$)')
-_CANONICAL_NUMBER = re.compile(r"[1-9][0-9]{0,18}")
+_ISSUED_TAG = re.compile(r"([1-9][0-9]{0,18})(?:-revealed)?")
 _MAX_VERSION = 2**63 - 1  # versions are bigint
+REVEALED_SUFFIX = "-revealed"
 
 
-def entity_tag(version: int) -> str:
-    """The strong ETag of a resource at `version`."""
-    return f'"{version}"'
+def entity_tag(version: int, *, revealed: bool = False) -> str:
+    """The strong ETag of a resource at `version` (of its revealed representation, when
+    `revealed`)."""
+    return f'"{version}{REVEALED_SUFFIX}"' if revealed else f'"{version}"'
 
 
 ETAG_HEADER_DOC: dict[str, Any] = {
@@ -60,15 +65,21 @@ def parse_if_match(header: str) -> Precondition:
     if header.strip() == "*":
         return Precondition(any_version=True)
     versions = {
-        int(opaque) for weak, opaque in entity_tags(header) or [] if not weak and _issued(opaque)
+        version
+        for weak, opaque in entity_tags(header) or []
+        if not weak and (version := _issued(opaque)) is not None
     }
     return Precondition(versions=frozenset(versions))
 
 
-def _issued(opaque: str) -> bool:
-    """Whether `opaque` is spelled as this service spells ETags: strong comparison is
-    character by character, so "03" is not "3"."""
-    return _CANONICAL_NUMBER.fullmatch(opaque) is not None and int(opaque) <= _MAX_VERSION
+def _issued(opaque: str) -> int | None:
+    """The version `opaque` names, if it is spelled as this service spells ETags (strong
+    comparison is character by character, so "03" is not "3"); either representation's tag
+    names it."""
+    match = _ISSUED_TAG.fullmatch(opaque)
+    if match is None or int(match.group(1)) > _MAX_VERSION:
+        return None
+    return int(match.group(1))
 
 
 def parse_if_none_match(header: str, expected: Precondition) -> Precondition:
@@ -76,7 +87,7 @@ def parse_if_none_match(header: str, expected: Precondition) -> Precondition:
     `*`, not at all. A malformed header names nothing, as it does on reads."""
     if header.strip() == "*":
         return replace(expected, must_not_exist=True)
-    versions = {int(opaque) for _, opaque in entity_tags(header) or [] if _issued(opaque)}
+    versions = {version for _, opaque in entity_tags(header) or [] if (version := _issued(opaque))}
     return replace(expected, unwanted_versions=frozenset(versions))
 
 

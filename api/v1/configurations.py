@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from api.app_state import DeliveryDep, SettingsDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
-from api.v1.conditional import ETAG_HEADER_DOC, TAGGED, PreconditionDep, tagged
+from api.v1.conditional import ETAG_HEADER_DOC, TAGGED, PreconditionDep
 from api.v1.delivery_reads import (
     DELIVERY_HEADERS_DOC,
     NOT_MODIFIED_WAIT_DOC,
@@ -21,6 +21,7 @@ from api.v1.delivery_reads import (
 from api.v1.dependencies import ConfigurationServiceDep
 from api.v1.links import CONFIGURATION_LINKS, LOCATION_HEADER_DOC
 from api.v1.paths import ConfigurationIdPath
+from api.v1.representations import written
 from api.v1.request_bodies import (
     MERGE_PATCH_EXAMPLES,
     MERGE_PATCH_MEDIA_TYPE,
@@ -45,7 +46,8 @@ router = APIRouter(prefix="/configurations", tags=["configurations"], route_clas
     status_code=201,
     summary="Create a configuration",
     description="`application_id` in the body names the owning application; an unknown one "
-    "is a 422. With a `schema`, `config` must satisfy it. This is revision 1.",
+    "is a 422. With a `schema`, `config` must satisfy it. This is revision 1. `secrets` marks "
+    'values of `config` as secret (needs SECRETS_KEYS); the answer shows them as "********".',
     dependencies=[requires(Permission.WRITE, ApplicationFrom.BODY), JsonBody],
     responses={
         201: {
@@ -53,7 +55,7 @@ router = APIRouter(prefix="/configurations", tags=["configurations"], route_clas
             "headers": {**LOCATION_HEADER_DOC, **ETAG_HEADER_DOC},
             "links": CONFIGURATION_LINKS,
         },
-        **problem_responses(400, 409, 413, 415, 422, 503),
+        **problem_responses(400, 409, 413, 415, 422, 503, secrets=True),
     },
 )
 def create_configuration(
@@ -68,8 +70,7 @@ def create_configuration(
     response.headers["Location"] = request.url_for(
         "get_configuration", configuration_id=configuration.value.id
     ).path
-    created: Configuration = tagged(response, configuration)
-    return created
+    return written(response, configuration)
 
 
 @router.get(
@@ -77,18 +78,20 @@ def create_configuration(
     summary="Get a configuration",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="Served from this instance's memory when it can be trusted. With "
-    "If-None-Match and `Prefer: wait=N` this is a long poll (see the values route).",
+    "If-None-Match and `Prefer: wait=N` this is a long poll (see the values route). Secret "
+    'values show as "********" unless the key may reveal them (then the ETag ends in '
+    "`-revealed` and the answer is `Cache-Control: private, no-store`).",
     response_model=Configuration,
     openapi_extra=READ_HEADERS_DOC,
     responses={
         200: {"headers": DELIVERY_HEADERS_DOC},
         **NOT_MODIFIED_WAIT_DOC,
-        **problem_responses(404, 422, 503),
+        **problem_responses(404, 422, 503, secrets=True),
     },
 )
 async def get_configuration(configuration_id: ConfigurationIdPath, request: Request) -> Any:
     outcome = await read_until_changed(request, by_id(configuration_id))
-    return delivery_response(outcome, outcome.entry.resource_body)
+    return await delivery_response(request, outcome, document=False)
 
 
 @router.put(
@@ -96,9 +99,13 @@ async def get_configuration(configuration_id: ConfigurationIdPath, request: Requ
     summary="Update a configuration",
     description="Fields left out stay unchanged; `comments: null` and `schema: null` clear; "
     "`name` and `config` may be left out but not null; `config` replaces the whole document. "
-    "A change makes the next revision (`message` is kept with it); no change, no revision.",
+    "A change makes the next revision (`message` is kept with it); no change, no revision. "
+    '"********" at a secret location keeps the stored value; the answer shows secrets masked.',
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), JsonBody],
-    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
+    responses={
+        **TAGGED,
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
+    },
 )
 def update_configuration(
     configuration_id: ConfigurationIdPath,
@@ -112,21 +119,24 @@ def update_configuration(
         configuration_id=configuration_id, changes=body, precondition=precondition
     )
     delivery.written(updated.value)
-    written: Configuration = tagged(response, updated)
-    return written
+    return written(response, updated)
 
 
 @router.patch(
     "/{configuration_id}",
     summary="Change a configuration with a JSON merge patch",
     description="An RFC 7396 merge patch (`Content-Type: application/merge-patch+json`) of "
-    "`{name, comments, config, schema}`: members merge, `null` removes. A top-level `message` "
-    "is not patched but kept with the revision.",
+    "`{name, comments, config, schema, secrets}`: members merge, `null` removes. A top-level "
+    '`message` is not patched but kept with the revision. "********" at a secret location '
+    "keeps the stored value; the answer shows secrets masked.",
     dependencies=[
         requires(Permission.WRITE, ApplicationFrom.CONFIGURATION),
         Depends(require_merge_patch),
     ],
-    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
+    responses={
+        **TAGGED,
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
+    },
 )
 def patch_configuration(
     configuration_id: ConfigurationIdPath,
@@ -150,8 +160,7 @@ def patch_configuration(
         precondition=precondition,
     )
     delivery.written(patched.value)
-    written: Configuration = tagged(response, patched)
-    return written
+    return written(response, patched)
 
 
 @router.delete(

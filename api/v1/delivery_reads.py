@@ -14,9 +14,10 @@ from typing import Any
 
 from fastapi import Request, Response
 
-from api.app_state import get_delivery
-from api.auth.authorization import reauthenticate
+from api.app_state import get_delivery, get_secret_cipher
+from api.auth.authorization import may_reveal, reauthenticate
 from api.v1.conditional import entity_tag, none_match
+from api.v1.representations import REVEALED_HEADER_DOC, REVEALED_HEADERS, caller_of, record_reveal
 from delivery.reads import Outcome, Source, read_current, wait_for_change
 from delivery.response_cache import CachedConfiguration
 
@@ -26,8 +27,9 @@ DOCUMENT_EXAMPLE = {"database": {"pool_size": 20}, "features": {"new_checkout": 
 
 DELIVERY_HEADERS_DOC: dict[str, Any] = {
     "ETag": {
-        "description": "The configuration's revision, quoted; send it in If-None-Match.",
-        "schema": {"type": "string", "examples": ['"4"']},
+        "description": "The configuration's revision, quoted (with `-revealed` when the body "
+        "shows secret values); send it in If-None-Match.",
+        "schema": {"type": "string", "examples": ['"4"', '"4-revealed"']},
     },
     "Config-Revision": {
         "description": "The revision number of the document.",
@@ -38,6 +40,7 @@ DELIVERY_HEADERS_DOC: dict[str, Any] = {
         "LONG_POLL_MAX_SECONDS).",
         "schema": {"type": "string", "examples": ["wait=30"]},
     },
+    **REVEALED_HEADER_DOC,
 }
 
 NOT_MODIFIED_WAIT_DOC: dict[int | str, dict[str, Any]] = {
@@ -83,14 +86,41 @@ READ_HEADERS_DOC: dict[str, Any] = {
 }
 
 
-def delivery_response(outcome: Outcome, body: bytes) -> Response:
-    revision = outcome.entry.revision
-    headers = {"ETag": entity_tag(revision), "Config-Revision": str(revision)}
+def shows_secrets(request: Request, entry: CachedConfiguration) -> bool:
+    """Whether this request gets `entry`'s revealed representation (O(1): the masked one is
+    ready, the decision needs no database)."""
+    return entry.has_secrets and may_reveal(caller_of(request), entry.application_id)
+
+
+def representation_tag(request: Request, entry: CachedConfiguration) -> str:
+    return entity_tag(entry.revision, revealed=shows_secrets(request, entry))
+
+
+async def delivery_response(request: Request, outcome: Outcome, *, document: bool) -> Response:
+    """The answer to a delivery read: the whole configuration, or its bare `document`, as the
+    caller sees it (a reveal audited first)."""
+    entry = outcome.entry
+    revealing = shows_secrets(request, entry)
+    headers = {
+        "ETag": entity_tag(entry.revision, revealed=revealing),
+        "Config-Revision": str(entry.revision),
+        **(REVEALED_HEADERS if revealing else {}),
+    }
     if outcome.waited is not None:
         headers["Preference-Applied"] = f"wait={outcome.waited:g}"
     if not outcome.modified:
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    if revealing:
+        await record_reveal(
+            request,
+            configuration_id=entry.configuration_id,
+            application_id=entry.application_id,
+            revision=entry.revision,
+        )
+        resource, bare = entry.revealed(get_secret_cipher(request))
+    else:
+        resource, bare = entry.resource_body, entry.document_body
+    return Response(bare if document else resource, media_type="application/json", headers=headers)
 
 
 def wants_fresh(request: Request) -> bool:
@@ -125,8 +155,8 @@ def preferred_wait(request: Request, limit: float) -> float | None:
     return None
 
 
-def still_current(if_none_match: str | None, entry: CachedConfiguration) -> bool:
-    tag = entity_tag(entry.revision)
+def still_current(request: Request, if_none_match: str | None, entry: CachedConfiguration) -> bool:
+    tag = representation_tag(request, entry)
     return if_none_match == tag or none_match(if_none_match, tag)  # the common case first
 
 
@@ -138,7 +168,7 @@ async def read_until_changed(request: Request, source: Source) -> Outcome:
     if_none_match = request.headers.get("if-none-match")
     fresh = wants_fresh(request)
     entry = await read_current(delivery, source, fresh=fresh)
-    if not still_current(if_none_match, entry):
+    if not still_current(request, if_none_match, entry):
         return Outcome(entry, modified=True, waited=None)
     wait = preferred_wait(request, delivery.settings.long_poll_max_seconds)
     if not wait:
@@ -149,7 +179,7 @@ async def read_until_changed(request: Request, source: Source) -> Outcome:
         delivery,
         source,
         entry,
-        unchanged=lambda current: still_current(if_none_match, current),
+        unchanged=lambda current: still_current(request, if_none_match, current),
         seconds=wait,
         fresh=fresh,
         # The key may have been revoked or expired while it waited, or the identity token may

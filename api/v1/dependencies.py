@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 
-from api.app_state import DatabaseDep, IdentitiesDep, SettingsDep
+from api.app_state import DatabaseDep, IdentitiesDep, SettingsDep, get_secret_cipher
 from api.auth.authorization import ActorDep
 from repositories.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from services.api_key_service import ApiKeyService
@@ -28,13 +28,14 @@ def get_application_service(unit_of_work: UnitOfWorkDep, actor: ActorDep) -> App
 
 
 def get_configuration_service(
-    unit_of_work: UnitOfWorkDep, settings: SettingsDep, actor: ActorDep
+    unit_of_work: UnitOfWorkDep, settings: SettingsDep, actor: ActorDep, request: Request
 ) -> ConfigurationService:
     return ConfigurationService(
         unit_of_work,
         max_json_depth=settings.max_json_depth,
         max_document_bytes=settings.max_body_bytes,
         actor=actor,
+        cipher=get_secret_cipher(request),
     )
 
 

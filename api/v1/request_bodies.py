@@ -48,6 +48,17 @@ MERGE_PATCH_EXAMPLES: dict[str, Any] = {
         "summary": "Remove a key (null) and drop the schema",
         "value": {"config": {"features": None}, "schema": None},
     },
+    "mark a secret": {
+        "summary": "Set a database URL and mark it secret (the list is replaced whole)",
+        "value": {
+            "config": {"database": {"url": "postgresql://app:s3cr3t-pa55@db.internal/pay"}},
+            "secrets": ["/database/url"],
+        },
+    },
+    "write back a masked value": {
+        "summary": "The placeholder at a secret location keeps the stored value",
+        "value": {"config": {"database": {"url": "********", "pool_size": 40}}},
+    },
 }
 
 

@@ -10,16 +10,18 @@ from fastapi.responses import JSONResponse
 from api.app_state import DeliveryDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
-from api.v1.conditional import (
-    NOT_MODIFIED,
-    TAGGED,
-    IfNoneMatch,
-    PreconditionDep,
-    tagged,
-)
+from api.v1.conditional import TAGGED, IfNoneMatch, PreconditionDep
 from api.v1.dependencies import ConfigurationServiceDep
 from api.v1.pagination import LINK_HEADER_DOC, add_next_link
 from api.v1.paths import ConfigurationIdPath, RevisionPath
+from api.v1.representations import (
+    NOT_MODIFIED_REPRESENTATION,
+    SHOWN,
+    OwnerDep,
+    present,
+    shown_all,
+    written,
+)
 from api.v1.request_bodies import JsonLimitsRoute, OptionalJsonBody
 from models.configuration import Configuration, ConfigurationRevision, RestoreRequest
 from models.fields import MAX_REVISION
@@ -37,11 +39,13 @@ class JsonPatchResponse(JSONResponse):
     "/{configuration_id}/revisions",
     summary="List a configuration's revisions, newest first",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
-    description="Follow the `Link` header for older ones.",
-    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503)},
+    description="Follow the `Link` header for older ones. Secret values show as "
+    '"********" unless the key may reveal them.',
+    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503, secrets=True)},
 )
 def list_revisions(
     configuration_id: ConfigurationIdPath,
+    owner: OwnerDep,
     service: ConfigurationServiceDep,
     request: Request,
     response: Response,
@@ -53,7 +57,7 @@ def list_revisions(
 ) -> list[ConfigurationRevision]:
     page = service.list_revisions(configuration_id=configuration_id, before=after, limit=limit)
     add_next_link(request, response, page, limit=limit)
-    return page.items
+    return shown_all(request, page.items, application_id=owner)
 
 
 @router.get(
@@ -61,26 +65,36 @@ def list_revisions(
     summary="Get one revision",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     response_model=ConfigurationRevision,
-    responses={**TAGGED, **NOT_MODIFIED, **problem_responses(404, 422, 503)},
+    responses={
+        **SHOWN,
+        **NOT_MODIFIED_REPRESENTATION,
+        **problem_responses(404, 422, 503, secrets=True),
+    },
 )
 def get_revision(
     configuration_id: ConfigurationIdPath,
     revision: RevisionPath,
+    owner: OwnerDep,
     service: ConfigurationServiceDep,
+    request: Request,
     response: Response,
     if_none_match: IfNoneMatch = None,
 ) -> Any:
     found = service.get_revision(configuration_id=configuration_id, revision=revision)
-    return tagged(response, found, if_none_match)
+    return present(request, response, found, application_id=owner, if_none_match=if_none_match)
 
 
 @router.post(
     "/{configuration_id}/revisions/{revision}/restore",
     summary="Restore a revision",
-    description="Makes a new revision whose config, schema and comments are those of the "
-    "given one (the name stays). History only grows. The body is optional.",
+    description="Makes a new revision whose config, schema, secrets and comments are those of "
+    "the given one, secret values included (the name stays). History only grows. The body is "
+    'optional; the answer shows secrets as "********".',
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), OptionalJsonBody],
-    responses={**TAGGED, **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503)},
+    responses={
+        **TAGGED,
+        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
+    },
 )
 def restore_revision(
     configuration_id: ConfigurationIdPath,
@@ -98,8 +112,7 @@ def restore_revision(
         precondition=precondition,
     )
     delivery.written(restored.value)
-    written: Configuration = tagged(response, restored)
-    return written
+    return written(response, restored)
 
 
 @router.get(
@@ -107,7 +120,8 @@ def restore_revision(
     summary="Diff two revisions as a JSON Patch",
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="An RFC 6902 JSON Patch that turns revision `from`'s config into revision "
-    "`to`'s (either may be the older one).",
+    "`to`'s (either may be the older one). A changed secret is a `replace` whose value is "
+    '"********", for every caller: never the values.',
     response_class=JsonPatchResponse,
     responses={
         200: {
@@ -121,7 +135,7 @@ def restore_revision(
                 }
             },
         },
-        **problem_responses(404, 422, 503),
+        **problem_responses(404, 422, 503, secrets=True),
     },
 )
 def diff_revisions(

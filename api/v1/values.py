@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.app_state import get_delivery
+from api.app_state import get_delivery, get_secret_cipher
 from api.auth.authorization import ApplicationFrom, Permission, requires
 from api.problems.examples import problem_responses
 from api.v1.conditional import entity_tag, none_match
@@ -23,10 +23,12 @@ from api.v1.delivery_reads import (
     delivery_response,
     read_until_changed,
 )
+from api.v1.representations import REVEALED_HEADERS, record_reveal, reveals
 from api.v1.value_names import names_from_raw_path
 from delivery.reads import by_names
 from delivery.response_cache import json_bytes
 from models.fields import MAX_REVISION
+from services.secret_values.views import view
 
 router = APIRouter(tags=["delivery"])
 
@@ -41,7 +43,8 @@ router = APIRouter(tags=["delivery"])
     description="The document itself (not wrapped), served from this instance's memory when "
     "it can be trusted. Percent-encode the names (a space as `%20`, `/` as `%2F`). "
     "`?revision=N` gives an older revision's document. With If-None-Match and `Prefer: "
-    "wait=N` this is a long poll.",
+    'wait=N` this is a long poll. Secret values show as "********" unless the key may reveal '
+    "them (then the ETag ends in `-revealed`, with `Cache-Control: private, no-store`).",
     response_class=Response,
     openapi_extra=READ_HEADERS_DOC,
     responses={
@@ -53,7 +56,7 @@ router = APIRouter(tags=["delivery"])
             },
         },
         **NOT_MODIFIED_WAIT_DOC,
-        **problem_responses(404, 422, 503),
+        **problem_responses(404, 422, 503, secrets=True),
     },
 )
 async def get_values(
@@ -68,15 +71,38 @@ async def get_values(
     del application_name, configuration_name  # read from the raw path
     application_name, name = names_from_raw_path(request)
     if revision is not None:
-        found = await run_in_threadpool(
-            get_delivery(request).service.get_revision_by_names,
-            application_name=application_name,
-            name=name,
-            revision=revision,
-        )
-        headers = {"ETag": entity_tag(found.revision), "Config-Revision": str(found.revision)}
-        if none_match(request.headers.get("if-none-match"), headers["ETag"]):
-            return Response(status_code=304, headers=headers)
-        return Response(json_bytes(found.config), media_type="application/json", headers=headers)
+        return await _older_revision(request, application_name, name, revision)
     outcome = await read_until_changed(request, by_names(application_name, name))
-    return delivery_response(outcome, outcome.entry.document_body)
+    return await delivery_response(request, outcome, document=True)
+
+
+async def _older_revision(
+    request: Request, application_name: str, name: str, revision: int
+) -> Response:
+    delivery = get_delivery(request)
+    found = await run_in_threadpool(
+        delivery.service.get_revision_by_names,
+        application_name=application_name,
+        name=name,
+        revision=revision,
+    )
+    application_id = ""
+    if found.secrets:  # only then does it matter whose it is
+        application_id = await delivery.application_id_by_name(application_name, name) or ""
+    revealing = reveals(request, application_id=application_id, secrets=found.secrets)
+    headers = {
+        "ETag": entity_tag(found.revision, revealed=revealing),
+        "Config-Revision": str(found.revision),
+        **(REVEALED_HEADERS if revealing else {}),
+    }
+    if none_match(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    if revealing:
+        await record_reveal(
+            request,
+            configuration_id=found.configuration_id,
+            application_id=application_id,
+            revision=found.revision,
+        )
+    shown = view(found, reveal=revealing, cipher=get_secret_cipher(request))
+    return Response(json_bytes(shown.config), media_type="application/json", headers=headers)
