@@ -11,6 +11,7 @@ the leeway, a subject, and the longest lifetime allowed.
 
 from __future__ import annotations
 
+import re
 import string
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +35,9 @@ _SHOWN_CHARACTERS = 100
 # Seconds since 1970 beyond which a time claim is nonsense (about the year 5138): kept so that
 # arithmetic and dates on them never overflow.
 _LATEST_SECONDS = 10**11
+# U+0000 or a lone surrogate: what PostgreSQL's text cannot store (the subject goes into the
+# audit log) and UTF-8 cannot write (it goes into the access log).
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,12 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise _reject(TokenRejection.NO_SUBJECT, "the token names no subject (sub)")
+        if _UNSTORABLE_CHARACTER.search(subject):
+            raise _reject(
+                TokenRejection.MALFORMED,
+                "the token's subject (sub) holds U+0000 or a lone surrogate, which no text "
+                "can store",
+            )
         expires = float(claims["exp"])
         start = next(
             (float(claims[name]) for name in ("iat", "nbf") if name in claims), self._clock()

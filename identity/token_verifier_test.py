@@ -403,6 +403,16 @@ CASES: dict[str, tuple[Any, TokenRejection, str]] = {
         TokenRejection.NO_SUBJECT,
         "the token's subject (sub) is no string",
     ),
+    "a subject holding U+0000": (
+        lambda i: i.main.token(i.main.claims(subject="ali\u0000ce")),
+        TokenRejection.MALFORMED,
+        "the token's subject (sub) holds U+0000 or a lone surrogate, which no text can store",
+    ),
+    "a subject holding a lone surrogate": (
+        lambda i: i.main.token(i.main.claims(subject="ali\ud800ce")),
+        TokenRejection.MALFORMED,
+        "the token's subject (sub) holds U+0000 or a lone surrogate, which no text can store",
+    ),
     "too long a lifetime": (
         lambda i: i.main.token(i.main.claims(lifetime=MAX_LIFETIME + 1)),
         TokenRejection.LIFETIME_TOO_LONG,

@@ -216,6 +216,32 @@ def test_a_change_by_an_identity_is_audited_by_issuer_subject_and_bindings(
     assert "eyJ" not in access.getMessage()
 
 
+@pytest.mark.parametrize("subject", ["ci\u0000job", "ci\ud800job"])
+def test_a_subject_no_text_can_store_is_a_401_not_a_failed_write(
+    identity_admin: httpx.Client, identity_server: LiveServer, oidc_issuer: OidcIssuer, subject: str
+) -> None:
+    # The subject goes into the audit record of every write, which PostgreSQL cannot store.
+    application = create_application(identity_admin)
+    group = unique_name("writers")
+    bind(identity_admin, oidc_issuer, {"groups": group}, role="write")
+    token = as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject, groups=[group])))
+
+    created = httpx.post(
+        f"{identity_server.url}/api/v1/configurations",
+        headers=token,
+        json={"application_id": application["id"], "name": "p", "config": {}},
+    )
+
+    problem = assert_problem(created, 401)
+    assert (problem["reason"], problem["detail"]) == (
+        "malformed",
+        "the identity token is refused (malformed): the token's subject (sub) holds U+0000 or "
+        "a lone surrogate, which no text can store",
+    )
+    listed = identity_admin.get(f"/api/v1/applications/{application['id']}/configurations")
+    assert listed.json() == []
+
+
 def test_the_access_log_names_a_keys_id(
     identity_admin: httpx.Client, identity_server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
