@@ -376,6 +376,35 @@ def test_a_provider_down_at_start_gives_401_then_its_tokens_work_once_it_is_back
     assert answer.status_code == 200, answer.text
 
 
+def test_a_provider_down_locks_nobody_out_as_failed_authentications_would(
+    database_url: str,
+) -> None:
+    with run_oidc_issuer(families=("RSA",)) as issuer:
+        issuer.go_down()
+        settings = make_settings(
+            database_url,
+            oidc_issuers=trusting(issuer),
+            rate_limit_auth_failures_per_minute=1,
+            rate_limit_auth_failures_burst=2,
+        )
+        with run_live_server(settings, default_key=False) as server:
+            url = f"{server.url}/api/v1/applications"
+            token = as_token(issuer.token())
+            while_down = [httpx.get(url, headers=token) for _ in range(4)]
+            with admin_client(server) as admin:
+                by_key = admin.get("/api/v1/applications")
+            forged = [
+                httpx.get(url, headers=as_token(issuer.unsigned_token())) for _ in range(3)
+            ]
+
+    assert [assert_problem(answer, 401)["reason"] for answer in while_down] == [
+        "keys_unavailable"
+    ] * 4
+    assert by_key.status_code == 200, by_key.text
+    # A token refused for what it is still counts.
+    assert [answer.status_code for answer in forged] == [401, 401, 429]
+
+
 def test_an_admin_identity_may_read_metrics_when_they_need_a_key(
     database_url: str, oidc_issuer: OidcIssuer
 ) -> None:
