@@ -25,13 +25,12 @@ from jwt.exceptions import InvalidSubjectError
 
 from identity.algorithms import is_hmac
 from identity.issuer_keys import IssuerDirectory
-from identity.rejections import TokenRejected, TokenRejection
+from identity.rejections import TokenRejected, TokenRejection, shortened
 
 MAX_TOKEN_BYTES = 16 * 1024
 _TOKEN_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.=")
 _DOTS = 2  # header.claims.signature
 _TIME_CLAIMS = ("exp", "nbf", "iat")
-_SHOWN_CHARACTERS = 100
 # Seconds since 1970 beyond which a time claim is nonsense (about the year 5138): kept so that
 # arithmetic and dates on them never overflow.
 _LATEST_SECONDS = 10**11
@@ -48,10 +47,6 @@ class VerifiedToken:
     subject: str
     claims: Mapping[str, Any]
     expires_at: datetime
-
-
-def shortened(text: str) -> str:
-    return text if len(text) <= _SHOWN_CHARACTERS else text[:_SHOWN_CHARACTERS] + "…"
 
 
 def _reject(reason: TokenRejection, message: str) -> TokenRejected:

@@ -293,6 +293,11 @@ CASES: dict[str, tuple[Any, TokenRejection, str]] = {
         TokenRejection.UNKNOWN_KEY,
         "the issuer publishes no key with kid 'made-up'",
     ),
+    "a made-up kid that is long": (
+        lambda i: i.main.token(headers={"kid": "k" * 5000}),
+        TokenRejection.UNKNOWN_KEY,
+        f"the issuer publishes no key with kid '{'k' * 100}…'",
+    ),
     "another issuer's key and kid": (
         lambda i: i.main.token(signing_key=i.other.key("RS256")),
         TokenRejection.UNKNOWN_KEY,
