@@ -30,6 +30,7 @@ from identity.rejections import TokenRejected, TokenRejection, shortened
 MAX_TOKEN_BYTES = 16 * 1024
 _TOKEN_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.=")
 _DOTS = 2  # header.claims.signature
+_JWE_DOTS = 4  # header.encrypted_key.iv.ciphertext.tag
 _TIME_CLAIMS = ("exp", "nbf", "iat")
 # Seconds since 1970 beyond which a time claim is nonsense (about the year 5138): kept so that
 # arithmetic and dates on them never overflow.
@@ -58,6 +59,12 @@ def looks_like_a_jwt(token: str) -> bool:
     return token.count(".") == _DOTS and set(token) <= _TOKEN_CHARACTERS
 
 
+def is_identity_token(token: str) -> bool:
+    """Whether a bearer token is meant as an identity token, and answered as one (a 401 with a
+    `reason`) even when it is no good JWT: JWTs and JWEs hold dots, API keys never do."""
+    return "." in token
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -78,6 +85,11 @@ class TokenVerifier:
             raise _reject(
                 TokenRejection.TOO_LARGE,
                 f"a token may have at most {MAX_TOKEN_BYTES} characters (got {len(token)})",
+            )
+        if token.count(".") == _JWE_DOTS:
+            raise _reject(
+                TokenRejection.MALFORMED,
+                "an encrypted token (JWE: five parts) is not accepted; send a signed JWT",
             )
         if not looks_like_a_jwt(token):
             raise _reject(

@@ -180,6 +180,11 @@ CASES: dict[str, tuple[Any, TokenRejection, str]] = {
         TokenRejection.MALFORMED,
         "not a JWT: three base64url parts separated by dots",
     ),
+    "an encrypted token (JWE)": (
+        lambda i: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn",
+        TokenRejection.MALFORMED,
+        "an encrypted token (JWE: five parts) is not accepted; send a signed JWT",
+    ),
     "odd characters": (
         lambda i: i.main.token().replace(".", ".\u00e9", 1),
         TokenRejection.MALFORMED,

@@ -49,7 +49,7 @@ from api.auth.caller import LEVEL, Caller
 from api.v1.value_names import names_from_raw_path
 from config.logging_setup import current_request_id
 from identity.rejections import TokenRejected, TokenRejection
-from identity.token_verifier import VerifiedToken, looks_like_a_jwt
+from identity.token_verifier import VerifiedToken, is_identity_token
 from models.api_key import ApiKey, Role
 from models.audit import Actor
 from models.fields import parse_resource_id
@@ -126,7 +126,7 @@ async def authenticate(request: Request) -> Caller:
             "send an API key or an identity token as `Authorization: Bearer <token>`",
             sent=header is not None,
         )
-    if looks_like_a_jwt(token):
+    if is_identity_token(token):
         caller = await _identity_caller(request, token)
     else:
         caller = Caller.for_key(await _usable_key(request, token))

@@ -66,6 +66,11 @@ BAD_TOKENS: dict[str, tuple[Token, str]] = {
         lambda i: i.token(i.claims(exp=str(now() + 60))),
         "malformed",
     ),
+    "encrypted (JWE)": (
+        lambda i: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn",
+        "malformed",
+    ),
+    "a signature that is no base64url": (lambda i: i.token()[:-2] + "!~", "malformed"),
     "malformed": (lambda i: "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln", "malformed"),
     "oversized": (
         lambda i: i.token(i.claims(padding="x" * MAX_TOKEN_BYTES)),
