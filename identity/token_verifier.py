@@ -81,20 +81,7 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> VerifiedToken:
         """The verified identity; TokenRejected naming the reason otherwise."""
-        if len(token) > MAX_TOKEN_BYTES:
-            raise _reject(
-                TokenRejection.TOO_LARGE,
-                f"a token may have at most {MAX_TOKEN_BYTES} characters (got {len(token)})",
-            )
-        if token.count(".") == _JWE_DOTS:
-            raise _reject(
-                TokenRejection.MALFORMED,
-                "an encrypted token (JWE: five parts) is not accepted; send a signed JWT",
-            )
-        if not looks_like_a_jwt(token):
-            raise _reject(
-                TokenRejection.MALFORMED, "not a JWT: three base64url parts separated by dots"
-            )
+        _check_shape(token)
         header, unverified = _read_unverified(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str):
@@ -134,15 +121,7 @@ class TokenVerifier:
         claims = self._decode(
             token, key=key, algorithm=algorithm, audiences=issuer.audiences, issuer=issuer.issuer
         )
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject:
-            raise _reject(TokenRejection.NO_SUBJECT, "the token names no subject (sub)")
-        if _UNSTORABLE_CHARACTER.search(subject):
-            raise _reject(
-                TokenRejection.MALFORMED,
-                "the token's subject (sub) holds U+0000 or a lone surrogate, which no text "
-                "can store",
-            )
+        subject = _subject(claims)
         expires = float(claims["exp"])
         start = next(
             (float(claims[name]) for name in ("iat", "nbf") if name in claims), self._clock()
@@ -207,6 +186,37 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise _reject(TokenRejection.MALFORMED, "the token's claims are malformed") from None
         return claims
+
+
+def _check_shape(token: str) -> None:
+    """Size and parts, before anything is parsed."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _reject(
+            TokenRejection.TOO_LARGE,
+            f"a token may have at most {MAX_TOKEN_BYTES} characters (got {len(token)})",
+        )
+    if token.count(".") == _JWE_DOTS:
+        raise _reject(
+            TokenRejection.MALFORMED,
+            "an encrypted token (JWE: five parts) is not accepted; send a signed JWT",
+        )
+    if not looks_like_a_jwt(token):
+        raise _reject(
+            TokenRejection.MALFORMED, "not a JWT: three base64url parts separated by dots"
+        )
+
+
+def _subject(claims: Mapping[str, Any]) -> str:
+    """The verified `sub`: a non-empty string PostgreSQL can store (it goes into the audit log)."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise _reject(TokenRejection.NO_SUBJECT, "the token names no subject (sub)")
+    if _UNSTORABLE_CHARACTER.search(subject):
+        raise _reject(
+            TokenRejection.MALFORMED,
+            "the token's subject (sub) holds U+0000 or a lone surrogate, which no text can store",
+        )
+    return subject
 
 
 def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -398,9 +398,7 @@ def test_a_provider_down_locks_nobody_out_as_failed_authentications_would(
             while_down = [httpx.get(url, headers=token) for _ in range(4)]
             with admin_client(server) as admin:
                 by_key = admin.get("/api/v1/applications")
-            forged = [
-                httpx.get(url, headers=as_token(issuer.unsigned_token())) for _ in range(3)
-            ]
+            forged = [httpx.get(url, headers=as_token(issuer.unsigned_token())) for _ in range(3)]
 
     assert [assert_problem(answer, 401)["reason"] for answer in while_down] == [
         "keys_unavailable"
