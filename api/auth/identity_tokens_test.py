@@ -16,11 +16,11 @@ import pytest
 
 from api.v1.applications_test import assert_problem, unique_name
 from api.v1.events_test import open_stream
-from api.v1.values_test import create_application, create_configuration, put_config
 from conftest import LiveServer, admin_client, make_settings
 from identity.token_verifier import MAX_TOKEN_BYTES
 from testing.live_server import run_live_server
 from testing.oidc_issuer import OidcIssuer, run_oidc_issuer, trusting
+from testing.seeding import create_application, create_configuration, put_config
 
 Token = Callable[[OidcIssuer], str]
 
