@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt import PyJWK
 
 from identity.algorithms import ASYMMETRIC_ALGORITHMS, KEY_SHAPES
+from identity.rejections import shortened
 
 MAX_KEYS = 100
 MINIMUM_RSA_BITS = 2048
@@ -69,7 +70,7 @@ class KeySet:
         if kid is not None:
             named = [(index, key) for index, key in enumerate(self.keys) if key.kid == kid]
             if not named:
-                raise NoSuchKey(f"the issuer publishes no key with kid {kid!r}")
+                raise NoSuchKey(f"the issuer publishes no key with kid {shortened(kid)!r}")
             fitting = [(index, key) for index, key in named if key.fits(algorithm)]
             if not fitting:
                 shape = KEY_SHAPES[algorithm].describe()

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+_SHOWN_CHARACTERS = 100
+
+
+def shortened(text: str) -> str:
+    """At most the first 100 characters of something the token says (its issuer, algorithm or
+    kid), for a message that names it without repeating the token."""
+    return text if len(text) <= _SHOWN_CHARACTERS else text[:_SHOWN_CHARACTERS] + "…"
+
 
 class TokenRejection(StrEnum):
     TOO_LARGE = "too_large"
@@ -25,7 +33,8 @@ class TokenRejection(StrEnum):
 class TokenRejected(Exception):
     """A token that does not prove who its holder is. `message` is for the caller: it names
     what is wrong in the service's words and quotes nothing of the token but, at most, the
-    issuer it claims (cut short), since a misspelt issuer is the commonest mistake."""
+    issuer, algorithm or kid it names (each `shortened`), since a misspelt issuer or a rotated
+    key is the commonest mistake."""
 
     def __init__(self, reason: TokenRejection, message: str) -> None:
         super().__init__(f"{reason.value}: {message}")

@@ -11,6 +11,7 @@ the leeway, a subject, and the longest lifetime allowed.
 
 from __future__ import annotations
 
+import re
 import string
 import time
 from collections.abc import Callable, Mapping
@@ -24,16 +25,19 @@ from jwt.exceptions import InvalidSubjectError
 
 from identity.algorithms import is_hmac
 from identity.issuer_keys import IssuerDirectory
-from identity.rejections import TokenRejected, TokenRejection
+from identity.rejections import TokenRejected, TokenRejection, shortened
 
 MAX_TOKEN_BYTES = 16 * 1024
 _TOKEN_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-_.=")
 _DOTS = 2  # header.claims.signature
+_JWE_DOTS = 4  # header.encrypted_key.iv.ciphertext.tag
 _TIME_CLAIMS = ("exp", "nbf", "iat")
-_SHOWN_CHARACTERS = 100
 # Seconds since 1970 beyond which a time claim is nonsense (about the year 5138): kept so that
 # arithmetic and dates on them never overflow.
 _LATEST_SECONDS = 10**11
+# U+0000 or a lone surrogate: what PostgreSQL's text cannot store (the subject goes into the
+# audit log) and UTF-8 cannot write (it goes into the access log).
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,6 @@ class VerifiedToken:
     expires_at: datetime
 
 
-def shortened(text: str) -> str:
-    return text if len(text) <= _SHOWN_CHARACTERS else text[:_SHOWN_CHARACTERS] + "…"
-
-
 def _reject(reason: TokenRejection, message: str) -> TokenRejected:
     return TokenRejected(reason, message)
 
@@ -57,6 +57,12 @@ def _reject(reason: TokenRejection, message: str) -> TokenRejected:
 def looks_like_a_jwt(token: str) -> bool:
     """Three base64url parts separated by dots: what `verify` goes on to parse."""
     return token.count(".") == _DOTS and set(token) <= _TOKEN_CHARACTERS
+
+
+def is_identity_token(token: str) -> bool:
+    """Whether a bearer token is meant as an identity token, and answered as one (a 401 with a
+    `reason`) even when it is no good JWT: JWTs and JWEs hold dots, API keys never do."""
+    return "." in token
 
 
 class TokenVerifier:
@@ -75,15 +81,7 @@ class TokenVerifier:
 
     async def verify(self, token: str) -> VerifiedToken:
         """The verified identity; TokenRejected naming the reason otherwise."""
-        if len(token) > MAX_TOKEN_BYTES:
-            raise _reject(
-                TokenRejection.TOO_LARGE,
-                f"a token may have at most {MAX_TOKEN_BYTES} characters (got {len(token)})",
-            )
-        if not looks_like_a_jwt(token):
-            raise _reject(
-                TokenRejection.MALFORMED, "not a JWT: three base64url parts separated by dots"
-            )
+        _check_shape(token)
         header, unverified = _read_unverified(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str):
@@ -123,9 +121,7 @@ class TokenVerifier:
         claims = self._decode(
             token, key=key, algorithm=algorithm, audiences=issuer.audiences, issuer=issuer.issuer
         )
-        subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject:
-            raise _reject(TokenRejection.NO_SUBJECT, "the token names no subject (sub)")
+        subject = _subject(claims)
         expires = float(claims["exp"])
         start = next(
             (float(claims[name]) for name in ("iat", "nbf") if name in claims), self._clock()
@@ -190,6 +186,37 @@ class TokenVerifier:
         except jwt.PyJWTError:
             raise _reject(TokenRejection.MALFORMED, "the token's claims are malformed") from None
         return claims
+
+
+def _check_shape(token: str) -> None:
+    """Size and parts, before anything is parsed."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _reject(
+            TokenRejection.TOO_LARGE,
+            f"a token may have at most {MAX_TOKEN_BYTES} characters (got {len(token)})",
+        )
+    if token.count(".") == _JWE_DOTS:
+        raise _reject(
+            TokenRejection.MALFORMED,
+            "an encrypted token (JWE: five parts) is not accepted; send a signed JWT",
+        )
+    if not looks_like_a_jwt(token):
+        raise _reject(
+            TokenRejection.MALFORMED, "not a JWT: three base64url parts separated by dots"
+        )
+
+
+def _subject(claims: Mapping[str, Any]) -> str:
+    """The verified `sub`: a non-empty string PostgreSQL can store (it goes into the audit log)."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise _reject(TokenRejection.NO_SUBJECT, "the token names no subject (sub)")
+    if _UNSTORABLE_CHARACTER.search(subject):
+        raise _reject(
+            TokenRejection.MALFORMED,
+            "the token's subject (sub) holds U+0000 or a lone surrogate, which no text can store",
+        )
+    return subject
 
 
 def _read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -180,6 +180,11 @@ CASES: dict[str, tuple[Any, TokenRejection, str]] = {
         TokenRejection.MALFORMED,
         "not a JWT: three base64url parts separated by dots",
     ),
+    "an encrypted token (JWE)": (
+        lambda i: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn",
+        TokenRejection.MALFORMED,
+        "an encrypted token (JWE: five parts) is not accepted; send a signed JWT",
+    ),
     "odd characters": (
         lambda i: i.main.token().replace(".", ".\u00e9", 1),
         TokenRejection.MALFORMED,
@@ -293,6 +298,11 @@ CASES: dict[str, tuple[Any, TokenRejection, str]] = {
         TokenRejection.UNKNOWN_KEY,
         "the issuer publishes no key with kid 'made-up'",
     ),
+    "a made-up kid that is long": (
+        lambda i: i.main.token(headers={"kid": "k" * 5000}),
+        TokenRejection.UNKNOWN_KEY,
+        f"the issuer publishes no key with kid '{'k' * 100}…'",
+    ),
     "another issuer's key and kid": (
         lambda i: i.main.token(signing_key=i.other.key("RS256")),
         TokenRejection.UNKNOWN_KEY,
@@ -402,6 +412,16 @@ CASES: dict[str, tuple[Any, TokenRejection, str]] = {
         lambda i: i.main.token(i.main.claims(subject=42)),
         TokenRejection.NO_SUBJECT,
         "the token's subject (sub) is no string",
+    ),
+    "a subject holding U+0000": (
+        lambda i: i.main.token(i.main.claims(subject="ali\u0000ce")),
+        TokenRejection.MALFORMED,
+        "the token's subject (sub) holds U+0000 or a lone surrogate, which no text can store",
+    ),
+    "a subject holding a lone surrogate": (
+        lambda i: i.main.token(i.main.claims(subject="ali\ud800ce")),
+        TokenRejection.MALFORMED,
+        "the token's subject (sub) holds U+0000 or a lone surrogate, which no text can store",
     ),
     "too long a lifetime": (
         lambda i: i.main.token(i.main.claims(lifetime=MAX_LIFETIME + 1)),

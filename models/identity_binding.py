@@ -29,6 +29,9 @@ MAX_CLAIM_TEXT = 1024
 # JSON numbers that every JSON parser reads exactly.
 MAX_CLAIM_INTEGER = 2**53 - 1
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+# What PostgreSQL cannot store: pydantic refuses lone surrogates in str fields, but a claim
+# value is read by a plain validator.
+_UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 def parse_json_pointer(pointer: str) -> list[str] | None:
@@ -66,10 +69,11 @@ def _check_claim_value(value: object) -> ClaimValue:
             )
         return value
     if isinstance(value, str):
-        if not 1 <= len(value) <= MAX_CLAIM_TEXT or "\x00" in value:
+        if not 1 <= len(value) <= MAX_CLAIM_TEXT or _UNSTORABLE_CHARACTER.search(value):
             raise PydanticCustomError(
                 "claim_value",
-                "a string value must have 1 to {limit} characters, none of them NUL (U+0000)",
+                "a string value must have 1 to {limit} characters, none of them NUL (U+0000) "
+                "or a lone surrogate",
                 {"limit": MAX_CLAIM_TEXT},
             )
         return value

@@ -48,7 +48,8 @@ from api.auth.binding_cache import matching
 from api.auth.caller import LEVEL, Caller
 from api.v1.value_names import names_from_raw_path
 from config.logging_setup import current_request_id
-from identity.token_verifier import VerifiedToken, looks_like_a_jwt
+from identity.rejections import TokenRejected, TokenRejection
+from identity.token_verifier import VerifiedToken, is_identity_token
 from models.api_key import ApiKey, Role
 from models.audit import Actor
 from models.fields import parse_resource_id
@@ -125,7 +126,7 @@ async def authenticate(request: Request) -> Caller:
             "send an API key or an identity token as `Authorization: Bearer <token>`",
             sent=header is not None,
         )
-    if looks_like_a_jwt(token):
+    if is_identity_token(token):
         caller = await _identity_caller(request, token)
     else:
         caller = Caller.for_key(await _usable_key(request, token))
@@ -160,7 +161,14 @@ async def _identity_caller(request: Request, token: str) -> Caller:
     """A verified identity with the bindings it matches (TokenRejected, a 401, when the token
     does not verify)."""
     identities = get_identities(request)
-    verified = await identities.verifier.verify(token)
+    try:
+        verified = await identities.verifier.verify(token)
+    except TokenRejected as rejected:
+        if rejected.reason is TokenRejection.KEYS_UNAVAILABLE:
+            # The provider's outage, not a guess: counted as a failed authentication it would
+            # lock the address out (API keys included) while the provider is down.
+            _authenticated(request)
+        raise
     _authenticated(request)
     counted = request.scope.get("state", {}).get(IDENTITY_VERIFIED_HOOK)
     if counted is not None:

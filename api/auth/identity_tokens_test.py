@@ -66,6 +66,11 @@ BAD_TOKENS: dict[str, tuple[Token, str]] = {
         lambda i: i.token(i.claims(exp=str(now() + 60))),
         "malformed",
     ),
+    "encrypted (JWE)": (
+        lambda i: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn",
+        "malformed",
+    ),
+    "a signature that is no base64url": (lambda i: i.token()[:-2] + "!~", "malformed"),
     "malformed": (lambda i: "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln", "malformed"),
     "oversized": (
         lambda i: i.token(i.claims(padding="x" * MAX_TOKEN_BYTES)),
@@ -216,6 +221,32 @@ def test_a_change_by_an_identity_is_audited_by_issuer_subject_and_bindings(
     assert "eyJ" not in access.getMessage()
 
 
+@pytest.mark.parametrize("subject", ["ci\u0000job", "ci\ud800job"])
+def test_a_subject_no_text_can_store_is_a_401_not_a_failed_write(
+    identity_admin: httpx.Client, identity_server: LiveServer, oidc_issuer: OidcIssuer, subject: str
+) -> None:
+    # The subject goes into the audit record of every write, which PostgreSQL cannot store.
+    application = create_application(identity_admin)
+    group = unique_name("writers")
+    bind(identity_admin, oidc_issuer, {"groups": group}, role="write")
+    token = as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject, groups=[group])))
+
+    created = httpx.post(
+        f"{identity_server.url}/api/v1/configurations",
+        headers=token,
+        json={"application_id": application["id"], "name": "p", "config": {}},
+    )
+
+    problem = assert_problem(created, 401)
+    assert (problem["reason"], problem["detail"]) == (
+        "malformed",
+        "the identity token is refused (malformed): the token's subject (sub) holds U+0000 or "
+        "a lone surrogate, which no text can store",
+    )
+    listed = identity_admin.get(f"/api/v1/applications/{application['id']}/configurations")
+    assert listed.json() == []
+
+
 def test_the_access_log_names_a_keys_id(
     identity_admin: httpx.Client, identity_server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -348,6 +379,33 @@ def test_a_provider_down_at_start_gives_401_then_its_tokens_work_once_it_is_back
     assert assert_problem(while_down, 401)["reason"] == "keys_unavailable"
     assert health.status_code == 200
     assert answer.status_code == 200, answer.text
+
+
+def test_a_provider_down_locks_nobody_out_as_failed_authentications_would(
+    database_url: str,
+) -> None:
+    with run_oidc_issuer(families=("RSA",)) as issuer:
+        issuer.go_down()
+        settings = make_settings(
+            database_url,
+            oidc_issuers=trusting(issuer),
+            rate_limit_auth_failures_per_minute=1,
+            rate_limit_auth_failures_burst=2,
+        )
+        with run_live_server(settings, default_key=False) as server:
+            url = f"{server.url}/api/v1/applications"
+            token = as_token(issuer.token())
+            while_down = [httpx.get(url, headers=token) for _ in range(4)]
+            with admin_client(server) as admin:
+                by_key = admin.get("/api/v1/applications")
+            forged = [httpx.get(url, headers=as_token(issuer.unsigned_token())) for _ in range(3)]
+
+    assert [assert_problem(answer, 401)["reason"] for answer in while_down] == [
+        "keys_unavailable"
+    ] * 4
+    assert by_key.status_code == 200, by_key.text
+    # A token refused for what it is still counts.
+    assert [answer.status_code for answer in forged] == [401, 401, 429]
 
 
 def test_an_admin_identity_may_read_metrics_when_they_need_a_key(

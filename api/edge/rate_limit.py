@@ -43,7 +43,7 @@ from api.edge.metrics import Metrics
 from api.edge.token_buckets import BucketTable, Policy
 from api.problems.schema import problem_response
 from config.settings import Settings
-from identity.token_verifier import looks_like_a_jwt
+from identity.token_verifier import is_identity_token
 
 _OPEN_PATHS = frozenset({"/docs", "/redoc", "/openapi.json"})
 _OPEN_PREFIXES = ("/health/", "/docs/")
@@ -111,7 +111,7 @@ class RateLimitMiddleware:
         failures = self.auth_failures
         budget = None if path == _METRICS_PATH else self.keys if token else self.addresses
         # An identity token is counted by the subject it proves, once verified (below).
-        identity_token = token is not None and looks_like_a_jwt(token)
+        identity_token = token is not None and is_identity_token(token)
         caller = address if token is None else _short_hash(token)
         entries: list[tuple[BucketTable, str]] = []
         if budget is not None and not identity_token:

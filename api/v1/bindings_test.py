@@ -3,6 +3,7 @@ audit records they leave."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -185,6 +186,25 @@ def test_a_binding_that_breaks_a_rule_is_refused_naming_it(
 
     problem = assert_problem(response, 422)
     assert (problem["errors"][0]["field"], problem["errors"][0]["rule"]) == (field, rule)
+
+
+@pytest.mark.parametrize("claims", [{"sub": "a\ud800"}, {"groups": ["ops", "\udfff"]}])
+def test_a_claim_value_with_a_lone_surrogate_is_refused_naming_it(
+    identity_admin: httpx.Client, oidc_issuer: OidcIssuer, claims: dict[str, Any]
+) -> None:
+    # Sent as JSON escapes: a lone surrogate cannot be encoded as UTF-8.
+    body = json.dumps(binding_body(oidc_issuer, claims=claims))
+
+    response = identity_admin.post(
+        "/api/v1/bindings", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    problem = assert_problem(response, 422)
+    [name] = claims
+    assert (problem["errors"][0]["field"], problem["errors"][0]["rule"]) == (
+        f"claims.{name}",
+        "claim_value",
+    )
 
 
 def test_claim_values_keep_their_json_types(
