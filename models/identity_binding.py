@@ -99,6 +99,26 @@ def _check_claim_values(value: object) -> ClaimValue | list[ClaimValue]:
     return [_check_claim_value(item) for item in value]
 
 
+# Claims that verification already pins for every token of an issuer (`iss`, `aud`) or that
+# say only when a token is valid: a binding on these alone would let in every account.
+ISSUER_WIDE_CLAIMS = frozenset({"iss", "aud", "exp", "nbf", "iat", "jti"})
+
+
+def _check_claims_name_an_account(value: dict[str, Any]) -> dict[str, Any]:
+    def top_level(name: str) -> str:
+        pointer = parse_json_pointer(name)
+        return pointer[0] if pointer is not None and len(pointer) == 1 else name
+
+    if value and all(top_level(name) in ISSUER_WIDE_CLAIMS for name in value):
+        raise PydanticCustomError(
+            "claims_name_no_account",
+            "must name at least one claim besides {pinned}: those hold for every token of the "
+            "issuer, so a binding on them alone would let in every account",
+            {"pinned": ", ".join(sorted(ISSUER_WIDE_CLAIMS))},
+        )
+    return value
+
+
 ClaimValue = bool | int | str
 _VALUE_SCHEMA: dict[str, Any] = {
     "anyOf": [
@@ -136,9 +156,11 @@ Claims = Annotated[
         description="Claims a token must carry, each with the value (or any of the values) it "
         "must have; where the token's claim is a list, it must hold one of them. Every claim "
         "named must match. At least one: a binding on the issuer alone would let in every "
-        "account of a shared provider.",
+        "account of a shared provider; and at least one besides iss, aud, exp, nbf, iat and "
+        "jti, which hold for every token of the issuer.",
         examples=[_EXAMPLE_CLAIMS],
     ),
+    AfterValidator(_check_claims_name_an_account),
 ]
 
 

@@ -167,6 +167,12 @@ def test_an_application_that_does_not_exist_is_named(
         ({"claims": {"a\nb": "x"}}, "claims.a\nb.[key]", "claim_name"),
         ({"claims": {f"c{i}": "x" for i in range(21)}}, "claims", "too_long"),
         ({"claims": {"groups": [str(i) for i in range(101)]}}, "claims.groups", "claim_values"),
+        ({"claims": {"aud": "config-service"}}, "claims", "claims_name_no_account"),
+        (
+            {"claims": {"iss": "x", "/aud": ["a", "b"], "exp": 1}},
+            "claims",
+            "claims_name_no_account",
+        ),
         ({"role": "owner"}, "role", "enum"),
         ({"role": "admin", "applications": [MISSING_ID]}, "", "value_error"),
         ({"reveal_secrets": "yes"}, "reveal_secrets", "bool_type"),
@@ -186,6 +192,18 @@ def test_a_binding_that_breaks_a_rule_is_refused_naming_it(
 
     problem = assert_problem(response, 422)
     assert (problem["errors"][0]["field"], problem["errors"][0]["rule"]) == (field, rule)
+
+
+def test_a_claim_beside_the_issuer_wide_ones_is_enough(
+    identity_admin: httpx.Client, oidc_issuer: OidcIssuer
+) -> None:
+    claims = {"aud": "config-service", "/sub": "alice"}
+    response = identity_admin.post(
+        "/api/v1/bindings", json=binding_body(oidc_issuer, claims=claims)
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["claims"] == claims
 
 
 @pytest.mark.parametrize("claims", [{"sub": "a\ud800"}, {"groups": ["ops", "\udfff"]}])
