@@ -443,3 +443,39 @@ def test_a_binding_with_reveal_secrets_reveals_on_its_applications_only(
         for record in mine
     ] == [(oidc_issuer.url, configurations[shown["id"]], 1, None)]
     admin.close()
+
+
+def test_an_identity_unmarks_secrets_only_where_a_binding_lets_it_reveal(
+    identity_server: LiveServer, oidc_issuer: OidcIssuer
+) -> None:
+    admin = admin_client(identity_server)
+    shown, hidden = create_application(admin), create_application(admin)
+    urls = {}
+    for application in (shown, hidden):
+        response = admin.post(
+            "/api/v1/configurations",
+            json={
+                "application_id": application["id"],
+                "name": "production",
+                "config": {"password": "unmark-canary", "port": 1},
+                "secrets": ["/password"],
+            },
+        )
+        assert response.status_code == 201, response.text
+        urls[application["id"]] = f"/api/v1/configurations/{response.json()['id']}"
+    subject = unique_name("operator")
+    # Writes everywhere; reveals on `shown` only (through a read binding).
+    bind(admin, oidc_issuer, {"sub": subject}, role="write")
+    bind(admin, oidc_issuer, {"sub": subject}, applications=[shown["id"]], reveal_secrets=True)
+    token = as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject)))
+
+    with httpx.Client(base_url=identity_server.url, headers=token, timeout=30) as http:
+        refused = http.put(urls[hidden["id"]], json={"secrets": []})
+        allowed = http.put(urls[shown["id"]], json={"secrets": []})
+
+    assert refused.status_code == 403, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["/config/password"]
+    assert "unmark-canary" not in refused.text
+    assert admin.get(urls[hidden["id"]]).json()["config"] == {"password": "********", "port": 1}
+    assert (allowed.status_code, allowed.json()["secrets"]) == (200, [])
+    admin.close()
