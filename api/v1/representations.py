@@ -109,9 +109,15 @@ def shown(request: Request, item: Stored, *, application_id: str) -> Stored:
 
 def shown_all(request: Request, items: list[Stored], *, application_id: str) -> list[Stored]:
     """Each of `items` (one configuration's revisions, or one application's configurations)
-    as the caller sees it; the reveals audited first, in one transaction."""
+    as the caller sees it; the reveals audited before anything is sent, in one transaction,
+    and only once the values did open (a 503 for a missing key shows nothing)."""
     revealing = [
         reveals(request, application_id=application_id, secrets=item.secrets) for item in items
+    ]
+    cipher = get_secret_cipher(request)
+    views = [
+        view(item, reveal=shows, cipher=cipher)
+        for item, shows in zip(items, revealing, strict=True)
     ]
     record_reveals(
         request,
@@ -122,11 +128,7 @@ def shown_all(request: Request, items: list[Stored], *, application_id: str) -> 
             if shows
         ],
     )
-    cipher = get_secret_cipher(request)
-    return [
-        view(item, reveal=shows, cipher=cipher)
-        for item, shows in zip(items, revealing, strict=True)
-    ]
+    return views
 
 
 def present(
