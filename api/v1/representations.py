@@ -131,6 +131,18 @@ def shown_all(request: Request, items: list[Stored], *, application_id: str) -> 
     return views
 
 
+def shown_page(
+    request: Request, response: Response, items: list[Stored], *, application_id: str
+) -> list[Stored]:
+    """A page of `items` as the caller sees it (see shown_all), with `Cache-Control: private,
+    no-store` when it shows secret values: a revealed page is no more for a shared cache than
+    a revealed configuration."""
+    page = shown_all(request, items, application_id=application_id)
+    if any(reveals(request, application_id=application_id, secrets=item.secrets) for item in items):
+        response.headers.update(REVEALED_HEADERS)
+    return page
+
+
 def present(
     request: Request,
     response: Response,

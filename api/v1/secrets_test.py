@@ -369,6 +369,10 @@ def test_revisions_and_lists_are_masked_or_revealed(callers: Callers) -> None:
     assert plain_one.headers["cache-control"] == "private, no-store"
     assert callers.reader.get(listed).json()[0]["config"] == MASKED
     assert callers.revealing_reader.get(listed).json()[0]["config"] == CONFIG
+    # A page that shows values is no more for a shared cache than one configuration.
+    for page in (listed, f"{url}/revisions"):
+        assert "cache-control" not in callers.reader.get(page).headers
+        assert callers.revealing_reader.get(page).headers["cache-control"] == "private, no-store"
 
 
 def test_a_diff_says_a_secret_changed_never_from_what_to_what(callers: Callers) -> None:
