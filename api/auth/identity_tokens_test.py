@@ -399,24 +399,33 @@ def test_a_scoped_identity_gets_the_validation_answer_for_what_is_no_id(
     assert [response.status_code for response in answers] == [422, 422, 422]
 
 
-def test_a_binding_with_reveal_secrets_reveals_on_its_applications_only(
-    identity_server: LiveServer, oidc_issuer: OidcIssuer
-) -> None:
-    admin = admin_client(identity_server)
-    shown, hidden = create_application(admin), create_application(admin)
-    configurations = {}
-    for application in (shown, hidden):
+def secret_configurations(
+    admin: httpx.Client, applications: list[dict[str, Any]], password: str
+) -> dict[str, str]:
+    """A configuration "production" with a secret `password` in each application: the id of
+    each, by its application's id."""
+    made = {}
+    for application in applications:
         response = admin.post(
             "/api/v1/configurations",
             json={
                 "application_id": application["id"],
                 "name": "production",
-                "config": {"password": "identity-canary", "port": 1},
+                "config": {"password": password, "port": 1},
                 "secrets": ["/password"],
             },
         )
         assert response.status_code == 201, response.text
-        configurations[application["id"]] = response.json()["id"]
+        made[application["id"]] = response.json()["id"]
+    return made
+
+
+def test_a_binding_with_reveal_secrets_reveals_on_its_applications_only(
+    identity_server: LiveServer, oidc_issuer: OidcIssuer
+) -> None:
+    admin = admin_client(identity_server)
+    shown, hidden = create_application(admin), create_application(admin)
+    configurations = secret_configurations(admin, [shown, hidden], "identity-canary")
     subject = unique_name("deployer")
     bind(admin, oidc_issuer, {"sub": subject}, applications=[shown["id"]], reveal_secrets=True)
     bind(admin, oidc_issuer, {"sub": subject}, applications=[hidden["id"]])
@@ -450,19 +459,12 @@ def test_an_identity_unmarks_secrets_only_where_a_binding_lets_it_reveal(
 ) -> None:
     admin = admin_client(identity_server)
     shown, hidden = create_application(admin), create_application(admin)
-    urls = {}
-    for application in (shown, hidden):
-        response = admin.post(
-            "/api/v1/configurations",
-            json={
-                "application_id": application["id"],
-                "name": "production",
-                "config": {"password": "unmark-canary", "port": 1},
-                "secrets": ["/password"],
-            },
-        )
-        assert response.status_code == 201, response.text
-        urls[application["id"]] = f"/api/v1/configurations/{response.json()['id']}"
+    urls = {
+        application_id: f"/api/v1/configurations/{configuration_id}"
+        for application_id, configuration_id in secret_configurations(
+            admin, [shown, hidden], "unmark-canary"
+        ).items()
+    }
     subject = unique_name("operator")
     # Writes everywhere; reveals on `shown` only (through a read binding).
     bind(admin, oidc_issuer, {"sub": subject}, role="write")
