@@ -188,8 +188,12 @@ def exercise(masked: httpx.Client, revealer: httpx.Client, url: str, names: str)
                 "secrets": ["/credentials"],
             },
         ),
+        # Unmarking, or narrowing, would show the values: refused to a caller that may not
+        # reveal them.
+        masked.patch(url, content=json.dumps({"secrets": None}), headers=MERGE_PATCH),
+        masked.put(url, json={"secrets": ["/database/password", "/credentials/key"]}),
     ]
-    assert [response.status_code for response in failures] == [422] * 4
+    assert [response.status_code for response in failures] == [422] * 4 + [403] * 2
     assert revealer.get(url).json()["config"]["database"]["password"] == PASSWORD
 
 

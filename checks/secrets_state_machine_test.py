@@ -1,7 +1,8 @@
 """Model-based testing of secrets: random sequences of marking, unmarking, writing values,
 writing masked documents back, merge patches and restores, checked after every step against a
 tiny model: the revealing caller reads the model, everyone else the model masked, at every
-revision, and no write back of a masked document ever stores the placeholder.
+revision, no write back of a masked document ever stores the placeholder, and only the caller
+that may reveal can unmark a secret.
 """
 
 from __future__ import annotations
@@ -96,8 +97,13 @@ class SecretsMachine(RuleBasedStateMachine):
 
     @rule(key=keys)
     def unmark(self, key: str) -> None:
+        """Unmarking shows the value to everyone: refused to a caller that may not reveal it."""
         marked = [pointer for pointer in self.model.secrets if pointer != f"/{key}"]
-        response = self.admin.put(self.url, json={"secrets": marked})
+        if marked != self.model.secrets:
+            refused = self.admin.put(self.url, json={"secrets": marked})
+            assert refused.status_code == 403, refused.text
+            assert [error["pointer"] for error in refused.json()["errors"]] == [f"/config/{key}"]
+        response = self.revealer.put(self.url, json={"secrets": marked})
         self._wrote(response, Model(dict(self.model.config), marked))
 
     @rule(key=keys, value=values)

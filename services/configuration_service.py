@@ -14,6 +14,7 @@ services/secret_values/views.py's to make.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from models.audit import Actor, AuditAction
@@ -49,7 +50,13 @@ from services.ids import new_id
 from services.json_diff import diff as json_diff
 from services.preconditions import check_precondition
 from services.secret_values.cipher import SecretCipher
-from services.secret_values.locations import SecretLocations, diff_views
+from services.secret_values.errors import SecretWouldShow
+from services.secret_values.locations import (
+    SecretLocations,
+    conceal,
+    diff_views,
+    shown_locations,
+)
 from services.secret_values.sealing import SealedConfig, seal_config
 from services.secret_values.views import revealed
 from services.write_retry import StaleRead, retry_write
@@ -71,15 +78,19 @@ class ConfigurationService:
         actor: Actor,
         max_document_bytes: int | None = None,
         cipher: SecretCipher | None = None,
+        may_reveal: Callable[[str], bool] = lambda _application_id: False,
     ) -> None:
         """`actor`: who the writes are made for; each one is audited in its transaction.
         `max_document_bytes`: the most a config or schema may take once stored (None: no
-        limit). `cipher`: seals and opens secret values (None: no key, so no secrets)."""
+        limit). `cipher`: seals and opens secret values (None: no key, so no secrets).
+        `may_reveal`: whether the actor may see an application's secret values (by its id);
+        one that may not cannot unmark a secret while its value stays."""
         self._unit_of_work = unit_of_work
         self._max_json_depth = max_json_depth
         self._actor = actor
         self._max_document_bytes = max_document_bytes
         self._cipher = cipher or SecretCipher(())
+        self._may_reveal = may_reveal
 
     # Reads
 
@@ -294,6 +305,7 @@ class ConfigurationService:
             state = change.apply(plain)
             if change.restored_from is None:  # a restore brings back values, not placeholders
                 state = kept_secrets(state, plain.config)
+                self._check_nothing_shown(current, plain, change, state)
             if not change.always_writes and state.same_as(State.of(plain)):
                 return current
             self._check(state)
@@ -328,6 +340,22 @@ class ConfigurationService:
             return written
 
         return versioned(retry_write(self._unit_of_work, attempt))
+
+    def _check_nothing_shown(
+        self, current: Configuration, plain: Configuration, change: Change, state: State
+    ) -> None:
+        """Refuse a change that would show a part of a stored secret to everyone (by leaving it
+        outside every secret location of `state`) unless the actor may see it anyway. Which
+        parts it keeps is found by making the same change to the config with each part of each
+        secret replaced by a stand-in (a restore never needs this: it brings back a revision's
+        values at that revision's own secret locations)."""
+        if not current.secrets or self._may_reveal(current.application_id):
+            return
+        hidden = conceal(plain.config, SecretLocations.of(current.secrets))
+        concealed = change.apply(plain.model_copy(update={"config": hidden}))
+        shown = shown_locations(concealed.config, SecretLocations.of(state.secrets))
+        if shown:
+            raise SecretWouldShow(configuration_id=current.id, locations=shown)
 
     def _check(self, state: State) -> None:
         """Every rule a written state keeps (its secret locations passed kept_secrets)."""

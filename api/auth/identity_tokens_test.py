@@ -457,24 +457,33 @@ def test_a_scoped_identity_gets_the_validation_answer_for_what_is_no_id(
     assert [response.status_code for response in answers] == [422, 422, 422]
 
 
-def test_a_binding_with_reveal_secrets_reveals_on_its_applications_only(
-    identity_server: LiveServer, oidc_issuer: OidcIssuer
-) -> None:
-    admin = admin_client(identity_server)
-    shown, hidden = create_application(admin), create_application(admin)
-    configurations = {}
-    for application in (shown, hidden):
+def secret_configurations(
+    admin: httpx.Client, applications: list[dict[str, Any]], password: str
+) -> dict[str, str]:
+    """A configuration "production" with a secret `password` in each application: the id of
+    each, by its application's id."""
+    made = {}
+    for application in applications:
         response = admin.post(
             "/api/v1/configurations",
             json={
                 "application_id": application["id"],
                 "name": "production",
-                "config": {"password": "identity-canary", "port": 1},
+                "config": {"password": password, "port": 1},
                 "secrets": ["/password"],
             },
         )
         assert response.status_code == 201, response.text
-        configurations[application["id"]] = response.json()["id"]
+        made[application["id"]] = response.json()["id"]
+    return made
+
+
+def test_a_binding_with_reveal_secrets_reveals_on_its_applications_only(
+    identity_server: LiveServer, oidc_issuer: OidcIssuer
+) -> None:
+    admin = admin_client(identity_server)
+    shown, hidden = create_application(admin), create_application(admin)
+    configurations = secret_configurations(admin, [shown, hidden], "identity-canary")
     subject = unique_name("deployer")
     bind(admin, oidc_issuer, {"sub": subject}, applications=[shown["id"]], reveal_secrets=True)
     bind(admin, oidc_issuer, {"sub": subject}, applications=[hidden["id"]])
@@ -500,4 +509,33 @@ def test_a_binding_with_reveal_secrets_reveals_on_its_applications_only(
         (record["issuer"], record["configuration_id"], record["revision_after"], record["key_id"])
         for record in mine
     ] == [(oidc_issuer.url, configurations[shown["id"]], 1, None)]
+    admin.close()
+
+
+def test_an_identity_unmarks_secrets_only_where_a_binding_lets_it_reveal(
+    identity_server: LiveServer, oidc_issuer: OidcIssuer
+) -> None:
+    admin = admin_client(identity_server)
+    shown, hidden = create_application(admin), create_application(admin)
+    urls = {
+        application_id: f"/api/v1/configurations/{configuration_id}"
+        for application_id, configuration_id in secret_configurations(
+            admin, [shown, hidden], "unmark-canary"
+        ).items()
+    }
+    subject = unique_name("operator")
+    # Writes everywhere; reveals on `shown` only (through a read binding).
+    bind(admin, oidc_issuer, {"sub": subject}, role="write")
+    bind(admin, oidc_issuer, {"sub": subject}, applications=[shown["id"]], reveal_secrets=True)
+    token = as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject)))
+
+    with httpx.Client(base_url=identity_server.url, headers=token, timeout=30) as http:
+        refused = http.put(urls[hidden["id"]], json={"secrets": []})
+        allowed = http.put(urls[shown["id"]], json={"secrets": []})
+
+    assert refused.status_code == 403, refused.text
+    assert [error["pointer"] for error in refused.json()["errors"]] == ["/config/password"]
+    assert "unmark-canary" not in refused.text
+    assert admin.get(urls[hidden["id"]]).json()["config"] == {"password": "********", "port": 1}
+    assert (allowed.status_code, allowed.json()["secrets"]) == (200, [])
     admin.close()

@@ -130,12 +130,36 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
 
 # A route that reads or writes secret values can also give these.
 _SECRETS_DESCRIPTIONS = {
+    403: " Or: the write would leave a stored secret value outside every secret location (it "
+    "unmarks a secret whose value stays), and the caller may not reveal secrets (type "
+    "`secret-would-show`, rule `secret_reveal_needed` naming each location).",
     422: " A configuration that marks or holds secrets needs SECRETS_KEYS set (rule "
     "`secrets_keys_not_set`).",
     503: " Or: a stored secret value cannot be decrypted, because SECRETS_KEYS lacks the key it "
     "names (type `secrets-key-unavailable`): an operator must add it back.",
 }
 _SECRETS_EXAMPLES: dict[int, dict[str, Any]] = {
+    403: {
+        "type": PROBLEM_TYPE_PREFIX + "secret-would-show",
+        "title": "The write would show a secret value",
+        "status": 403,
+        "detail": "this write would show the stored value of the secret /database/password of "
+        "configuration 01JQ3V7B2D4F6H8K0M2P4R6T8V to every caller (it leaves the value, or part "
+        "of it, outside every secret location), and this caller may not reveal secrets: keep it "
+        "in `secrets`, remove or replace the value in the same write, or make the change with a "
+        "key that may reveal secrets",
+        "instance": "/api/v1/configurations/01JQ3V7B2D4F6H8K0M2P4R6T8V",
+        "errors": [
+            {
+                "location": "body",
+                "field": "secrets",
+                "rule": "secret_reveal_needed",
+                "message": "the secret at /database/password would show to every caller; only "
+                "a key that may reveal secrets can unmark it while its value stays",
+                "pointer": "/config/database/password",
+            }
+        ],
+    },
     422: {
         "type": PROBLEM_TYPE_PREFIX + "validation-error",
         "title": "Request failed validation",

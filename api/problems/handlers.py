@@ -38,6 +38,7 @@ from services.secret_values.errors import (
     SecretKeyUnavailable,
     SecretUndecryptable,
     SecretValueError,
+    SecretWouldShow,
 )
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,32 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         )
     if isinstance(exc, Conflict):
         return _conflict(request, _conflict_detail(exc))
+    if isinstance(exc, SecretWouldShow):
+        return _secret_would_show(request, exc)
     return await _unexpected_error(request, exc)
+
+
+def _secret_would_show(request: Request, exc: SecretWouldShow) -> Response:
+    """A caller that may not reveal secrets tried to unmark one whose value stays: 403, naming
+    each location (places, never values)."""
+    return problem_response(
+        request,
+        status=403,
+        slug="secret-would-show",
+        title="The write would show a secret value",
+        detail=str(exc),
+        errors=[
+            ProblemFieldError(
+                location="body",
+                field="secrets",
+                rule="secret_reveal_needed",
+                message=f"the secret at {location} would show to every caller; only a key "
+                "that may reveal secrets can unmark it while its value stays",
+                pointer="/config" + location,
+            )
+            for location in exc.locations
+        ],
+    )
 
 
 async def _secret_value_error(request: Request, exc: Exception) -> Response:

@@ -28,7 +28,7 @@ from api.v1.dependencies import ApplicationServiceDep, ConfigurationServiceDep
 from api.v1.links import APPLICATION_LINKS, LOCATION_HEADER_DOC
 from api.v1.pagination import LINK_HEADER_DOC, add_next_link
 from api.v1.paths import ApplicationIdPath
-from api.v1.representations import shown_all
+from api.v1.representations import REVEALED_HEADER_DOC, shown_page
 from api.v1.request_bodies import JsonBody, JsonLimitsRoute
 from models.api_key import Role
 from models.application import (
@@ -164,8 +164,12 @@ def delete_application(
     "/{application_id}/configurations",
     summary="List an application's configurations",
     dependencies=[requires(Permission.READ, ApplicationFrom.PATH)],
-    description="Full configurations ordered by id. Follow the `Link` header for the next page.",
-    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503, secrets=True)},
+    description="Full configurations ordered by id. Follow the `Link` header for the next page. "
+    'Secret values show as "********" unless the key may reveal them.',
+    responses={
+        200: {"headers": {**LINK_HEADER_DOC, **REVEALED_HEADER_DOC}},
+        **problem_responses(404, 422, 503, secrets=True),
+    },
 )
 def list_application_configurations(
     application_id: ApplicationIdPath,
@@ -179,4 +183,4 @@ def list_application_configurations(
 ) -> list[Configuration]:
     page = service.list_for_application(application_id=application_id, after=after, limit=limit)
     add_next_link(request, response, page, limit=limit)
-    return shown_all(request, page.items, application_id=application_id)
+    return shown_page(request, response, page.items, application_id=application_id)

@@ -100,11 +100,12 @@ async def get_configuration(configuration_id: ConfigurationIdPath, request: Requ
     description="Fields left out stay unchanged; `comments: null` and `schema: null` clear; "
     "`name` and `config` may be left out but not null; `config` replaces the whole document. "
     "A change makes the next revision (`message` is kept with it); no change, no revision. "
-    '"********" at a secret location keeps the stored value; the answer shows secrets masked.',
+    '"********" at a secret location keeps the stored value; the answer shows secrets masked. '
+    "Unmarking a secret whose value stays needs a key that may reveal secrets (403 otherwise).",
     dependencies=[requires(Permission.WRITE, ApplicationFrom.CONFIGURATION), JsonBody],
     responses={
         **TAGGED,
-        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
+        **problem_responses(400, 403, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
     },
 )
 def update_configuration(
@@ -128,14 +129,16 @@ def update_configuration(
     description="An RFC 7396 merge patch (`Content-Type: application/merge-patch+json`) of "
     "`{name, comments, config, schema, secrets}`: members merge, `null` removes. A top-level "
     '`message` is not patched but kept with the revision. "********" at a secret location '
-    "keeps the stored value; the answer shows secrets masked.",
+    "keeps the stored value; the answer shows secrets masked. Unmarking a secret whose value "
+    "stays (a patch keeps what it does not name) needs a key that may reveal secrets (403 "
+    "otherwise).",
     dependencies=[
         requires(Permission.WRITE, ApplicationFrom.CONFIGURATION),
         Depends(require_merge_patch),
     ],
     responses={
         **TAGGED,
-        **problem_responses(400, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
+        **problem_responses(400, 403, 404, 409, 412, 413, 415, 422, 428, 503, secrets=True),
     },
 )
 def patch_configuration(

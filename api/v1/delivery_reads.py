@@ -111,13 +111,13 @@ async def delivery_response(request: Request, outcome: Outcome, *, document: boo
     if not outcome.modified:
         return Response(status_code=304, headers=headers)
     if revealing:
-        await record_reveal(
+        resource, bare = entry.revealed(get_secret_cipher(request))  # before the audit: a
+        await record_reveal(  # value that does not open (503) is no reveal
             request,
             configuration_id=entry.configuration_id,
             application_id=entry.application_id,
             revision=entry.revision,
         )
-        resource, bare = entry.revealed(get_secret_cipher(request))
     else:
         resource, bare = entry.resource_body, entry.document_body
     return Response(bare if document else resource, media_type="application/json", headers=headers)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.app_state import DatabaseDep, IdentitiesDep, SettingsDep, get_secret_cipher
-from api.auth.authorization import ActorDep
+from api.auth.authorization import ActorDep, AuthenticatedCaller, may_reveal
 from repositories.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from services.api_key_service import ApiKeyService
 from services.application_service import ApplicationService
@@ -28,7 +28,11 @@ def get_application_service(unit_of_work: UnitOfWorkDep, actor: ActorDep) -> App
 
 
 def get_configuration_service(
-    unit_of_work: UnitOfWorkDep, settings: SettingsDep, actor: ActorDep, request: Request
+    unit_of_work: UnitOfWorkDep,
+    settings: SettingsDep,
+    actor: ActorDep,
+    caller: AuthenticatedCaller,
+    request: Request,
 ) -> ConfigurationService:
     return ConfigurationService(
         unit_of_work,
@@ -36,6 +40,7 @@ def get_configuration_service(
         max_document_bytes=settings.max_body_bytes,
         actor=actor,
         cipher=get_secret_cipher(request),
+        may_reveal=lambda application_id: may_reveal(caller, application_id),
     )
 
 

@@ -109,9 +109,15 @@ def shown(request: Request, item: Stored, *, application_id: str) -> Stored:
 
 def shown_all(request: Request, items: list[Stored], *, application_id: str) -> list[Stored]:
     """Each of `items` (one configuration's revisions, or one application's configurations)
-    as the caller sees it; the reveals audited first, in one transaction."""
+    as the caller sees it; the reveals audited before anything is sent, in one transaction,
+    and only once the values did open (a 503 for a missing key shows nothing)."""
     revealing = [
         reveals(request, application_id=application_id, secrets=item.secrets) for item in items
+    ]
+    cipher = get_secret_cipher(request)
+    views = [
+        view(item, reveal=shows, cipher=cipher)
+        for item, shows in zip(items, revealing, strict=True)
     ]
     record_reveals(
         request,
@@ -122,11 +128,19 @@ def shown_all(request: Request, items: list[Stored], *, application_id: str) -> 
             if shows
         ],
     )
-    cipher = get_secret_cipher(request)
-    return [
-        view(item, reveal=shows, cipher=cipher)
-        for item, shows in zip(items, revealing, strict=True)
-    ]
+    return views
+
+
+def shown_page(
+    request: Request, response: Response, items: list[Stored], *, application_id: str
+) -> list[Stored]:
+    """A page of `items` as the caller sees it (see shown_all), with `Cache-Control: private,
+    no-store` when it shows secret values: a revealed page is no more for a shared cache than
+    a revealed configuration."""
+    page = shown_all(request, items, application_id=application_id)
+    if any(reveals(request, application_id=application_id, secrets=item.secrets) for item in items):
+        response.headers.update(REVEALED_HEADERS)
+    return page
 
 
 def present(

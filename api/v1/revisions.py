@@ -16,10 +16,11 @@ from api.v1.pagination import LINK_HEADER_DOC, add_next_link
 from api.v1.paths import ConfigurationIdPath, RevisionPath
 from api.v1.representations import (
     NOT_MODIFIED_REPRESENTATION,
+    REVEALED_HEADER_DOC,
     SHOWN,
     OwnerDep,
     present,
-    shown_all,
+    shown_page,
     written,
 )
 from api.v1.request_bodies import JsonLimitsRoute, OptionalJsonBody
@@ -41,7 +42,10 @@ class JsonPatchResponse(JSONResponse):
     dependencies=[requires(Permission.READ, ApplicationFrom.CONFIGURATION)],
     description="Follow the `Link` header for older ones. Secret values show as "
     '"********" unless the key may reveal them.',
-    responses={200: {"headers": LINK_HEADER_DOC}, **problem_responses(404, 422, 503, secrets=True)},
+    responses={
+        200: {"headers": {**LINK_HEADER_DOC, **REVEALED_HEADER_DOC}},
+        **problem_responses(404, 422, 503, secrets=True),
+    },
 )
 def list_revisions(
     configuration_id: ConfigurationIdPath,
@@ -57,7 +61,7 @@ def list_revisions(
 ) -> list[ConfigurationRevision]:
     page = service.list_revisions(configuration_id=configuration_id, before=after, limit=limit)
     add_next_link(request, response, page, limit=limit)
-    return shown_all(request, page.items, application_id=owner)
+    return shown_page(request, response, page.items, application_id=owner)
 
 
 @router.get(

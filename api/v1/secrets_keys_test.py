@@ -108,6 +108,9 @@ def test_a_missing_key_is_a_503_naming_it_and_nothing_is_lost(
 ) -> None:
     created = create_with_secret(keyed)
     url = f"/api/v1/configurations/{created['id']}"
+    with httpx.Client(base_url=keyed.url, timeout=30) as admin:
+        name = admin.get(f"/api/v1/applications/{created['application_id']}").json()["name"]
+    by_name = f"/api/v1/values/{name}/production"
     settings = make_settings(database_url, secrets_keys=secrets_keys)
     with live_server_factory(settings) as server:
         masked_http = httpx.Client(base_url=server.url, timeout=30)
@@ -116,6 +119,8 @@ def test_a_missing_key_is_a_503_naming_it_and_nothing_is_lost(
         answers = [
             revealing.get(url),
             revealing.get(f"{url}/revisions/1"),
+            revealing.get(by_name),
+            revealing.get(by_name, params={"revision": 1}),
             masked_http.get(f"{url}/diff", params={"from": 1, "to": 1}),
             masked_http.patch(url, content=json.dumps({"comments": "x"}), headers=MERGE_PATCH),
             masked_http.post(f"{url}/revisions/1/restore"),
@@ -136,6 +141,18 @@ def test_a_missing_key_is_a_503_naming_it_and_nothing_is_lost(
         assert "SECRETS_KEYS" in problem["detail"]
         assert answer.headers["retry-after"] == "30"
         assert "canary" not in answer.text
-    with revealing_client(keyed, database_url) as back:  # the key again: all is there
-        again = back.get(url)
+    with httpx.Client(base_url=keyed.url, timeout=30) as admin:
+        # Nothing was shown, so no reveal was audited (nor remembered as done).
+        assert reveals(admin, created["id"]) == []
+        with revealing_client(keyed, database_url) as back:  # the key again: all is there
+            again = back.get(url)
+        assert [record["revision_after"] for record in reveals(admin, created["id"])] == [1]
     assert (again.json()["revision"], again.json()["config"]["password"]) == (1, PASSWORD)
+
+
+def reveals(admin: httpx.Client, configuration_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = admin.get(
+        "/api/v1/audit",
+        params={"configuration_id": configuration_id, "action": "configuration.revealed"},
+    ).json()
+    return found

@@ -256,7 +256,10 @@ def test_marking_and_unmarking_are_changes(callers: Callers) -> None:
     marked = callers.admin.patch(
         url, content=json.dumps({"secrets": ["/database/password"]}), headers=MERGE_PATCH
     )
-    unmarked = callers.admin.patch(url, content=json.dumps({"secrets": None}), headers=MERGE_PATCH)
+    # Unmarking shows the value to everyone: a key that may reveal it does it.
+    unmarked = callers.revealer.patch(
+        url, content=json.dumps({"secrets": None}), headers=MERGE_PATCH
+    )
 
     assert (marked.status_code, marked.json()["revision"]) == (200, 2)
     assert marked.json()["config"]["database"]["password"] == PLACEHOLDER
@@ -265,6 +268,77 @@ def test_marking_and_unmarking_are_changes(callers: Callers) -> None:
     assert unmarked.json()["config"] == CONFIG
     rows = stored(callers.database_url, created["id"])
     assert [PASSWORD in text for _, text, _ in rows] == [True, True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "shown"),
+    [
+        ("PATCH", {"secrets": None}, ["/credentials", "/database/password"]),
+        ("PATCH", {"secrets": ["/credentials"]}, ["/database/password"]),
+        ("PUT", {"secrets": []}, ["/credentials", "/database/password"]),
+        # Narrowed to a part of the value: the rest of it would show.
+        ("PUT", {"secrets": ["/database/password", "/credentials/user"]}, ["/credentials"]),
+        # A merge patch keeps what it does not name: the token would show.
+        (
+            "PATCH",
+            {"config": {"credentials": {"user": "other"}}, "secrets": ["/database/password"]},
+            ["/credentials"],
+        ),
+        # Moved by a merge patch to where it is no secret.
+        (
+            "PATCH",
+            {"config": {"database": {"password": None}}, "secrets": ["/credentials"]},
+            [],
+        ),
+    ],
+)
+def test_a_caller_that_may_not_reveal_cannot_unmark_a_secret_whose_value_stays(
+    callers: Callers, method: str, body: dict[str, Any], shown: list[str]
+) -> None:
+    created = create(callers)
+    url = f"/api/v1/configurations/{created['id']}"
+    headers = MERGE_PATCH if method == "PATCH" else {"content-type": "application/json"}
+
+    response = callers.admin.request(method, url, content=json.dumps(body), headers=headers)
+
+    if not shown:
+        assert response.status_code == 200, response.text
+        assert "canary" not in response.text
+        return
+    assert response.status_code == 403, response.text
+    assert "canary" not in response.text
+    problem = response.json()
+    assert problem["type"] == "urn:config-service:problem:secret-would-show"
+    assert [(error["rule"], error["pointer"]) for error in problem["errors"]] == [
+        ("secret_reveal_needed", "/config" + location) for location in shown
+    ]
+    read = callers.reader.get(url).json()
+    assert (read["revision"], read["config"], read["secrets"]) == (1, MASKED, SECRETS)
+    allowed = callers.revealer.request(method, url, content=json.dumps(body), headers=headers)
+    assert allowed.status_code == 200, allowed.text
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("PUT", {"config": {"database": {"password": "public"}, "pool_size": 1}, "secrets": []}),
+        ("PATCH", {"config": {"database": None, "credentials": None}, "secrets": []}),
+        ("PATCH", {"config": {"database": {"password": "new"}, "credentials": 1}, "secrets": []}),
+    ],
+)
+def test_a_caller_that_may_not_reveal_may_unmark_a_value_it_replaces(
+    callers: Callers, method: str, body: dict[str, Any]
+) -> None:
+    created = create(callers)
+    url = f"/api/v1/configurations/{created['id']}"
+    headers = MERGE_PATCH if method == "PATCH" else {"content-type": "application/json"}
+
+    response = callers.admin.request(method, url, content=json.dumps(body), headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["secrets"] == []
+    assert "canary" not in response.text
+    assert "canary" not in callers.reader.get(url).text
 
 
 def test_a_restore_brings_back_the_old_secret_values(callers: Callers) -> None:
@@ -295,6 +369,10 @@ def test_revisions_and_lists_are_masked_or_revealed(callers: Callers) -> None:
     assert plain_one.headers["cache-control"] == "private, no-store"
     assert callers.reader.get(listed).json()[0]["config"] == MASKED
     assert callers.revealing_reader.get(listed).json()[0]["config"] == CONFIG
+    # A page that shows values is no more for a shared cache than one configuration.
+    for page in (listed, f"{url}/revisions"):
+        assert "cache-control" not in callers.reader.get(page).headers
+        assert callers.revealing_reader.get(page).headers["cache-control"] == "private, no-store"
 
 
 def test_a_diff_says_a_secret_changed_never_from_what_to_what(callers: Callers) -> None:

@@ -97,12 +97,12 @@ async def _older_revision(
     }
     if none_match(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    if revealing:
+    shown = view(found, reveal=revealing, cipher=get_secret_cipher(request))
+    if revealing:  # once the values opened: a 503 for a missing key shows nothing
         await record_reveal(
             request,
             configuration_id=found.configuration_id,
             application_id=application_id,
             revision=found.revision,
         )
-    shown = view(found, reveal=revealing, cipher=get_secret_cipher(request))
     return Response(json_bytes(shown.config), media_type="application/json", headers=headers)

@@ -51,3 +51,21 @@ class SecretUndecryptable(SecretValueError):
         self.key_id = key_id
         self.configuration_id = configuration_id
         self.location = location
+
+
+class SecretWouldShow(DomainError):
+    """A write by a caller that may not reveal the configuration's secrets would leave (part
+    of) a stored secret value outside every secret location, where every caller would read it:
+    unmarking a secret, or narrowing it to a part of its value, while the value stays."""
+
+    def __init__(self, *, configuration_id: str, locations: list[str]) -> None:
+        listed = ", ".join(locations)
+        super().__init__(
+            f"this write would show the stored value of the secret {listed} of configuration "
+            f"{configuration_id} to every caller (it leaves the value, or part of it, outside "
+            "every secret location), and this caller may not reveal secrets: keep it in "
+            "`secrets`, remove or replace the value in the same write, or make the change with "
+            "a key that may reveal secrets"
+        )
+        self.configuration_id = configuration_id
+        self.locations = locations

@@ -165,6 +165,64 @@ def mask(document: Any, locations: SecretLocations) -> Any:
     return locations.replaced(document, lambda _pointer, _value: PLACEHOLDER)
 
 
+# Writes by callers that may not reveal: what a change leaves in view
+
+
+@dataclass(frozen=True, eq=False)
+class _Hidden:
+    """A part of a stored secret (a scalar, or an empty object or array, inside the value at
+    `location`) as `conceal` leaves it: no JSON value, so a change can keep or drop it, never
+    make one."""
+
+    location: str
+
+
+def _hidden_parts(value: Any, hidden: _Hidden) -> Any:
+    if isinstance(value, dict) and value:
+        return {key: _hidden_parts(item, hidden) for key, item in value.items()}
+    if isinstance(value, list) and value:
+        return [_hidden_parts(item, hidden) for item in value]
+    return hidden
+
+
+def conceal(document: Any, locations: SecretLocations) -> Any:
+    """`document` with every part of each secret value (its scalars and empty containers: the
+    keys of its objects and the length of its arrays stay) replaced by a stand-in that names
+    the location. A change applied to it keeps a stand-in exactly where, applied to the plain
+    document, it keeps that part of the stored secret (see `shown_locations`)."""
+    if not locations:
+        return document
+    return locations.replaced(
+        document, lambda pointer, value: _hidden_parts(value, _Hidden(pointer))
+    )
+
+
+def shown_locations(document: Any, locations: SecretLocations) -> list[str]:
+    """The secret locations whose stand-ins (see `conceal`) `document` holds outside every one
+    of `locations`: where it would show a part of a stored secret to everyone. Decided by
+    where each part came from, never by comparing values (a comparison would tell a caller
+    whether it guessed a secret)."""
+    shown: set[str] = set()
+    pending: list[tuple[object, _Node | None]] = [(document, locations._root)]
+    while pending:
+        value, node = pending.pop()
+        if node is not None and node.pointer is not None:
+            continue  # at a secret location: the value stays secret
+        if isinstance(value, _Hidden):
+            shown.add(value.location)
+            continue
+        items: Iterable[tuple[str, object]]
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, list):
+            items = ((str(index), item) for index, item in enumerate(value))
+        else:
+            continue
+        for token, item in items:
+            pending.append((item, None if node is None else node.children.get(token)))
+    return sorted(shown)
+
+
 # Checking a written list
 
 

@@ -14,10 +14,12 @@ from services.secret_values.locations import (
     MISSING,
     SecretLocations,
     check_locations,
+    conceal,
     diff_views,
     fill_placeholders,
     mask,
     pointer_tokens,
+    shown_locations,
     value_at,
 )
 
@@ -311,6 +313,86 @@ def test_a_placeholder_with_nothing_stored_is_a_problem() -> None:
             "the placeholder '********' keeps a stored secret, but the stored config has no "
             "value here: send the value itself"
         )
+
+
+STORED = ["/database/password", "/credentials", "/list/1"]
+
+
+def concealed() -> Any:
+    return conceal(CONFIG, SecretLocations.of(STORED))
+
+
+def test_conceal_hides_every_part_of_each_secret_and_nothing_else() -> None:
+    hidden = concealed()
+
+    assert hidden["database"]["host"] == "db"
+    assert hidden["list"][0] == "a"
+    assert sorted(hidden["credentials"]) == ["token", "user"]  # keys stay, values go
+    assert not isinstance(hidden["database"]["password"], str)
+    assert shown_locations(hidden, SecretLocations.of(STORED)) == []
+    assert CONFIG["credentials"] == {"user": "app", "token": "t0ken"}  # not changed in place
+
+
+@pytest.mark.parametrize(
+    ("change", "locations", "shown"),
+    [
+        # Unmarked while the value stays.
+        (lambda hidden: hidden, ["/credentials", "/list/1"], ["/database/password"]),
+        (lambda hidden: hidden, [], ["/credentials", "/database/password", "/list/1"]),
+        # Narrowed to a part: the rest shows.
+        (
+            lambda hidden: hidden,
+            ["/database/password", "/credentials/user", "/list/1"],
+            ["/credentials"],
+        ),
+        # Widened: still secret.
+        (lambda hidden: hidden, ["/database", "/credentials", "/list"], []),
+        # A member left behind by a patch that names only another one.
+        (
+            lambda hidden: {**hidden, "credentials": {**hidden["credentials"], "user": "new"}},
+            ["/database/password", "/list/1"],
+            ["/credentials"],
+        ),
+        # Replaced whole, or removed: nothing of the stored value is left.
+        (
+            lambda hidden: {**hidden, "credentials": {"user": "new", "token": "new"}},
+            ["/database/password", "/list/1"],
+            [],
+        ),
+        (
+            lambda hidden: {key: value for key, value in hidden.items() if key != "credentials"},
+            ["/database/password", "/list/1"],
+            [],
+        ),
+        # An array's items shifted: the secret item moves to where nothing is secret.
+        (lambda hidden: {**hidden, "list": hidden["list"][1:]}, STORED, ["/list/1"]),
+        # Moved under a secret location: still secret.
+        (
+            lambda hidden: {**hidden, "vault": {"copy": hidden["credentials"]}},
+            [*STORED, "/vault"],
+            [],
+        ),
+        (
+            lambda hidden: {**hidden, "vault": {"copy": hidden["credentials"]}},
+            STORED,
+            ["/credentials"],
+        ),
+    ],
+)
+def test_shown_locations_are_the_secrets_a_change_leaves_in_view(
+    change: Any, locations: list[str], shown: list[str]
+) -> None:
+    assert shown_locations(change(concealed()), SecretLocations.of(locations)) == shown
+
+
+def test_an_empty_secret_object_is_a_part_too() -> None:
+    hidden = conceal({"empty": {}, "items": []}, SecretLocations.of(["/empty", "/items"]))
+
+    assert shown_locations(hidden, SecretLocations()) == ["/empty", "/items"]
+
+
+def test_conceal_without_locations_is_the_document_itself() -> None:
+    assert conceal(CONFIG, SecretLocations()) is CONFIG
 
 
 def views(before: dict[str, Any], after: dict[str, Any], *locations: list[str]) -> list[Any]:
