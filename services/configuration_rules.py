@@ -24,7 +24,12 @@ from services.errors import FieldProblem, InvalidRequest
 from services.json_schema_rules import config_problems, schema_problems
 from services.merge_patch import apply_merge_patch
 from services.secret_values.errors import SecretsKeysNotSet
-from services.secret_values.locations import SecretLocations, check_locations, fill_placeholders
+from services.secret_values.locations import (
+    SecretLocations,
+    check_locations,
+    fill_placeholders,
+    placeholders_unmarked,
+)
 
 
 @dataclass(frozen=True)
@@ -149,14 +154,20 @@ def patched_state(current: Configuration, patch: ConfigurationPatch) -> State:
     )
 
 
-def kept_secrets(state: State, stored: JsonObject | None) -> State:
+def kept_secrets(
+    state: State, stored: JsonObject | None, stored_secrets: Sequence[str] = ()
+) -> State:
     """`state` once its secret locations are checked against its config, with the placeholder
     at each replaced by the value `stored` (the current plain config; None on create) has
-    there: a masked document written back keeps its secrets."""
+    there: a masked document written back keeps its secrets. A placeholder left at a location
+    of `stored_secrets` that the state no longer marks is refused."""
     problems = check_locations(state.secrets, state.config)
     if problems:
         raise InvalidRequest(problems)
-    config, problems = fill_placeholders(state.config, SecretLocations.of(state.secrets), stored)
+    locations = SecretLocations.of(state.secrets)
+    problems = placeholders_unmarked(state.config, locations, SecretLocations.of(stored_secrets))
+    config, missing = fill_placeholders(state.config, locations, stored)
+    problems += missing
     if problems:
         raise InvalidRequest(problems)
     return replace(state, config=config)

@@ -304,7 +304,7 @@ class ConfigurationService:
             plain = revealed(current, self._cipher)
             state = change.apply(plain)
             if change.restored_from is None:  # a restore brings back values, not placeholders
-                state = kept_secrets(state, plain.config)
+                state = kept_secrets(state, plain.config, plain.secrets)
                 self._check_nothing_shown(current, plain, change, state)
             if not change.always_writes and state.same_as(State.of(plain)):
                 return current

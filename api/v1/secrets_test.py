@@ -460,6 +460,26 @@ def test_a_placeholder_with_nothing_to_keep_is_refused(callers: Callers) -> None
     ]
 
 
+@pytest.mark.parametrize("caller", ["admin", "revealer"])
+def test_a_placeholder_at_a_location_being_unmarked_is_refused(
+    callers: Callers, caller: str
+) -> None:
+    """Else "********" would be stored as the plain value and the secret lost without a word."""
+    created = create(callers)
+    url = f"/api/v1/configurations/{created['id']}"
+    body = {"config": MASKED, "secrets": ["/credentials"]}
+
+    response = getattr(callers, caller).put(url, json=body)
+
+    assert response.status_code == 422, response.text
+    assert [(error["pointer"], error["rule"]) for error in response.json()["errors"]] == [
+        ("/config/database/password", "secret_placeholder_unmarked"),
+    ]
+    assert "canary" not in response.text
+    rows = stored(callers.database_url, created["id"])
+    assert [(revision, secrets) for revision, _, secrets in rows] == [(0, SECRETS), (1, SECRETS)]
+
+
 def test_schema_errors_on_a_secret_name_its_place_not_its_value(callers: Callers) -> None:
     created = create(callers)
     schema = {

@@ -88,7 +88,9 @@ async def _older_revision(
     )
     application_id = ""
     if found.secrets:  # only then does it matter whose it is
-        application_id = await delivery.application_id_by_name(application_name, name) or ""
+        # By the revision's own configuration, not by name again: a rename in between must not
+        # judge one application's secrets by another's permission.
+        application_id = await delivery.owner_of(found.configuration_id) or ""
     revealing = reveals(request, application_id=application_id, secrets=found.secrets)
     headers = {
         "ETag": entity_tag(found.revision, revealed=revealing),

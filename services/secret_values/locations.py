@@ -346,6 +346,25 @@ def fill_placeholders(
     return filled, problems
 
 
+def placeholders_unmarked(
+    written: Any, locations: SecretLocations, stored_locations: SecretLocations
+) -> list[FieldProblem]:
+    """A placeholder at a location that was secret and no longer is (nor lies inside one): it
+    would be stored as the plain text "********" and the secret lost without a word. Only
+    the value itself can unmark a secret."""
+    return [
+        FieldProblem.at(
+            "/config" + pointer,
+            rule="secret_placeholder_unmarked",
+            message=f"the placeholder {PLACEHOLDER!r} keeps a stored secret only at a secret "
+            "location, and this one is no longer listed in secrets: send the value itself "
+            "(or keep the location in secrets)",
+        )
+        for pointer, value in stored_locations.values(written)
+        if isinstance(value, str) and value == PLACEHOLDER and locations.enclosing(pointer) is None
+    ]
+
+
 # Diffs
 
 
