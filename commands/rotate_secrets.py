@@ -15,6 +15,7 @@ import sys
 
 from commands.startup import StartupFailed, prepare_database
 from config.settings import Settings, SettingsError, load_settings
+from database.errors import DatabaseError
 from database.pool import Database
 from repositories.unit_of_work import unit_of_work_factory
 from services.secret_rotation_service import (
@@ -111,6 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except StartupFailed as error:
         print(f"rotate-secrets: {error}", file=sys.stderr)
+        return 1
+    except DatabaseError as error:
+        # Each batch is its own transaction: what committed stays re-encrypted, the rest keeps
+        # its old (still listed) key, and a new run carries on.
+        print(
+            f"rotate-secrets: stopped by the database ({error}); nothing is lost: what was "
+            "re-encrypted stays so, and running it again carries on",
+            file=sys.stderr,
+        )
         return 1
     old_keys = [key.id for key in settings.secrets_keyring.keys if key.id != report.key_id]
     print(summary(report, old_keys))

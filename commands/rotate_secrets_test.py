@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import httpx
+import psycopg2
 import pytest
 
 from commands.rotate_secrets import rotate_secrets
@@ -57,8 +58,13 @@ def key_ids(database_url: str) -> set[str]:
         database.close()
 
 
-def run_command(database_url: str, secrets_keys: str | None, *arguments: str) -> Any:
-    environment = {**os.environ, "DATABASE_URL": database_url}
+def run_command(
+    database_url: str,
+    secrets_keys: str | None,
+    *arguments: str,
+    environment: dict[str, str] | None = None,
+) -> Any:
+    environment = {**os.environ, "DATABASE_URL": database_url, **(environment or {})}
     environment.pop("SECRETS_KEYS", None)
     if secrets_keys is not None:
         environment["SECRETS_KEYS"] = secrets_keys
@@ -130,6 +136,37 @@ def test_what_stops_it_is_said(
 
     assert (printed.returncode, printed.stdout) == (status, "")
     assert message in printed.stderr
+
+
+def test_a_database_failure_mid_run_is_said_in_one_line_and_loses_nothing(
+    database_url: str,
+) -> None:
+    """Another session holds a row locked past DATABASE_LOCK_TIMEOUT_MS: the run stops with
+    one line, and a run after the lock is gone finishes the job."""
+    [held] = write_secrets(database_url, 1)
+    blocker = psycopg2.connect(database_url)
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM configurations WHERE id = %(id)s FOR UPDATE", {"id": held}
+            )
+        stopped = run_command(
+            database_url, ROTATED_SECRETS_KEYS, environment={"DATABASE_LOCK_TIMEOUT_MS": "200"}
+        )
+    finally:
+        blocker.rollback()
+        blocker.close()
+    finished = run_command(database_url, ROTATED_SECRETS_KEYS)
+
+    assert stopped.returncode == 1
+    assert "Traceback" not in stopped.stderr
+    [line] = stopped.stderr.splitlines()
+    assert line.startswith("rotate-secrets: stopped by the database (")
+    assert line.endswith(
+        "nothing is lost: what was re-encrypted stays so, and running it again carries on"
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert key_ids(database_url) == {"t2"}
 
 
 class Writers:
