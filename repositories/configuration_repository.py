@@ -51,6 +51,33 @@ SELECT_CONFIGURATION_FOR_UPDATE = """
     FOR NO KEY UPDATE
 """
 
+# Writers of one configuration take their turn on a transaction-scoped advisory lock before
+# anything else: waiting for it assigns no transaction id, so each writer's id (the change log's
+# order, see change_log_repository.py) is assigned after the previous writer's, and a
+# configuration's changes are logged in revision order. (Waiting for a row lock can assign the
+# id first: among several waiters, a loser may hold an older id than the winner.) The class id
+# 1_018 keeps these keys apart from other advisory locks.
+SELECT_CONFIGURATION_FOR_WRITE = """
+    WITH turn AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock(1018, hashtext(%(id)s))
+    )
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
+    FROM turn, configurations
+    WHERE id = %(id)s
+"""
+
+SELECT_CONFIGURATION_FOR_WRITE_LOCKED = """
+    WITH turn AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock(1018, hashtext(%(id)s))
+    )
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
+    FROM turn, configurations
+    WHERE id = %(id)s
+    FOR NO KEY UPDATE OF configurations
+"""
+
 SELECT_CONFIGURATIONS_PAGE = """
     SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
            updated_at
@@ -208,6 +235,15 @@ class ConfigurationRepository(Repository):
         """With `lock`, the row stays locked against other writers until the transaction ends."""
         row = self._fetch_one(
             SELECT_CONFIGURATION_FOR_UPDATE if lock else SELECT_CONFIGURATION,
+            {"id": configuration_id},
+        )
+        return None if row is None else configuration_from_row(row)
+
+    def get_for_write(self, *, configuration_id: str, lock: bool) -> Configuration | None:
+        """The first statement of a write of this configuration: waits for the other writers
+        of it to end (see SELECT_CONFIGURATION_FOR_WRITE); `lock` as in `get`."""
+        row = self._fetch_one(
+            SELECT_CONFIGURATION_FOR_WRITE_LOCKED if lock else SELECT_CONFIGURATION_FOR_WRITE,
             {"id": configuration_id},
         )
         return None if row is None else configuration_from_row(row)

@@ -260,7 +260,7 @@ class ConfigurationService:
 
     def delete(self, *, configuration_id: str, precondition: Precondition | None = None) -> None:
         def attempt(uow: UnitOfWork) -> None:
-            current = uow.configurations.get(configuration_id=configuration_id)
+            current = uow.configurations.get_for_write(configuration_id=configuration_id, lock=False)
             if current is None:
                 raise ConfigurationNotFound(configuration_id)
             # The application's row is locked before the configuration's, in the same order
@@ -293,7 +293,7 @@ class ConfigurationService:
         action: AuditAction,
     ) -> Versioned[Configuration]:
         def attempt(uow: UnitOfWork) -> Configuration:
-            current = uow.configurations.get(
+            current = uow.configurations.get_for_write(
                 configuration_id=configuration_id, lock=last_writer_wins(precondition)
             )
             if current is None:
