@@ -59,7 +59,10 @@ SELECT_CHANGES_AFTER = """
 SELECT_BOUNDS = """
     SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20) - 1 AS head,
            (SELECT position FROM change_log_pruned) AS pruned,
-           EXISTS (SELECT 1 FROM change_log WHERE position >= (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)) AS pending
+           EXISTS (
+               SELECT 1 FROM change_log
+               WHERE position >= (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)
+           ) AS pending
 """
 
 SELECT_CONFIGURATIONS_OF_APPLICATION = """

@@ -260,7 +260,9 @@ class ConfigurationService:
 
     def delete(self, *, configuration_id: str, precondition: Precondition | None = None) -> None:
         def attempt(uow: UnitOfWork) -> None:
-            current = uow.configurations.get_for_write(configuration_id=configuration_id, lock=False)
+            current = uow.configurations.get_for_write(
+                configuration_id=configuration_id, lock=False
+            )
             if current is None:
                 raise ConfigurationNotFound(configuration_id)
             # The application's row is locked before the configuration's, in the same order
