@@ -33,11 +33,6 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(6)}"
 
 
-def _head(database: Database) -> int:
-    with database.transaction() as connection:
-        return ChangeLogRepository(connection).bounds().head
-
-
 def changes_since(database: Database, position: int, application_id: str) -> list[Change]:
     return DeliveryService(unit_of_work_factory(database)).changes_after(
         position=position, limit=10_000, application_id=application_id
@@ -56,7 +51,7 @@ def test_every_write_records_its_change_in_order(
 ) -> None:
     applications, configurations = services
     application = applications.create(data=ApplicationCreate(name=unique_name("app"))).value
-    start = _head(database)
+    start = wait_until_final(database)
 
     first = configurations.create(
         data=ConfigurationCreate(application_id=application.id, name="first", config={"a": 1})
@@ -114,7 +109,7 @@ def test_a_failed_write_records_nothing(
     configurations.create(
         data=ConfigurationCreate(application_id=application.id, name="taken", config={})
     )
-    start = _head(database)
+    start = wait_until_final(database)
 
     with pytest.raises(Exception, match="already has a configuration named 'taken'"):
         configurations.create(
@@ -138,7 +133,7 @@ def test_concurrent_writers_and_a_reader_resuming_from_every_position_it_saw(
         ).value.id
         for n in range(4)
     ]
-    start = _head(database)
+    start = wait_until_final(database)
     writers, writes_each = 8, 25
     done = threading.Event()
     failures: list[BaseException] = []

@@ -30,7 +30,7 @@ from models.versioned import Precondition, Versioned, last_writer_wins
 from repositories.configuration_repository import ConfigurationRepository
 from repositories.errors import DuplicateKey
 from repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from services.configuration_records import record_change
+from services.configuration_records import record_change, update_record
 from services.configuration_rules import (
     Change,
     State,
@@ -330,6 +330,7 @@ class ConfigurationService:
                     secrets=list(state.secrets),
                     message=change.message,
                     restored_from=change.restored_from,
+                    record=update_record(self._actor, action, current=current),
                 )
             except DuplicateKey as error:
                 raise ConfigurationNameTaken(
@@ -338,7 +339,6 @@ class ConfigurationService:
             if written is None:
                 # Another writer got there first; the next attempt starts from its revision.
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
-            record_change(uow, self._actor, action, before=current, after=written)
             return written
 
         return versioned(retry_write(self._unit_of_work, attempt))
