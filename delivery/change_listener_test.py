@@ -94,3 +94,55 @@ def test_the_log_is_pruned_while_writes_keep_arriving(server_url: str) -> None:
     assert count > 1
     assert pruned >= written[0]  # the first records were pruned
     assert feed.position >= written[0]  # and the listener kept publishing all along
+
+
+def test_a_change_held_back_by_an_older_transaction_is_published_when_that_one_ends(
+    server_url: str,
+) -> None:
+    """The older transaction writes nothing to the log, so its end sends no notification: the
+    listener must read again by itself (long before its 30 s housekeeping)."""
+    with temporary_database(server_url) as url:
+        MigrationRunner(url).up()
+        feed = ChangeFeed()
+        listener = ChangeListener(
+            dsn=url, connect_options={}, feed=feed, retention=timedelta(hours=1)
+        )
+        older = connect(url)
+        newer = connect(url)
+
+        async def scenario() -> tuple[list[int], list[int], int]:
+            published: list[int] = []
+            feed.observe(lambda change: published.append(change.position), lambda: None)
+            task = asyncio.create_task(listener.run())
+            try:
+                await asyncio.wait_for(listener.connected.wait(), 10)
+                with older.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_xact_id()")  # holds an id, stays open
+                entry = ChangeEntry(
+                    kind=ChangeKind.UPDATED, configuration_id=CONFIGURATION_ID, revision=2
+                )
+                with newer:
+                    position = ChangeLogRepository(newer).append(
+                        application_id=APPLICATION_ID, entries=[entry]
+                    )
+                await asyncio.sleep(0.3)  # notified, read, but not final: nothing published
+                before_end = list(published)
+                older.commit()
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 10
+                while not published and loop.time() < deadline:
+                    await asyncio.sleep(0.01)
+                return before_end, published, position
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+        try:
+            before_end, published, position = asyncio.run(scenario())
+        finally:
+            older.close()
+            newer.close()
+
+    assert before_end == []
+    assert published == [position]
+    assert feed.position == position
