@@ -70,11 +70,17 @@ SELECT_CONFIGURATION_FOR_UPDATE = """
 # anything else: waiting for it assigns no transaction id, so each writer's id (the change log's
 # order, see change_log_repository.py) is assigned after the previous writer's, and a
 # configuration's changes are logged in revision order. (Waiting for a row lock can assign the
-# id first: among several waiters, a loser may hold an older id than the winner.) The class id
-# 1_018 keeps these keys apart from other advisory locks.
+# id first: among several waiters, a loser may hold an older id than the winner.) They also
+# hold their application's advisory lock shared, which an application's deletion takes
+# exclusive (application_repository.py), so that its `deleted` records come after every change
+# it waited for. Class ids 1_018 (configurations) and 1_019 (applications) keep these keys apart
+# from other advisory locks.
 SELECT_CONFIGURATION_FOR_WRITE = """
     WITH turn AS MATERIALIZED (
-        SELECT pg_advisory_xact_lock(1018, hashtext(%(id)s))
+        SELECT pg_advisory_xact_lock_shared(1019, hashtext(application_id)) AS application,
+               pg_advisory_xact_lock(1018, hashtext(%(id)s)) AS configuration
+        FROM configurations
+        WHERE id = %(id)s
     )
     SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
            updated_at
@@ -84,7 +90,10 @@ SELECT_CONFIGURATION_FOR_WRITE = """
 
 SELECT_CONFIGURATION_FOR_WRITE_LOCKED = """
     WITH turn AS MATERIALIZED (
-        SELECT pg_advisory_xact_lock(1018, hashtext(%(id)s))
+        SELECT pg_advisory_xact_lock_shared(1019, hashtext(application_id)) AS application,
+               pg_advisory_xact_lock(1018, hashtext(%(id)s)) AS configuration
+        FROM configurations
+        WHERE id = %(id)s
     )
     SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
            updated_at

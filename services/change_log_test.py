@@ -6,9 +6,11 @@ from __future__ import annotations
 import random
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -16,11 +18,14 @@ from conftest import make_settings
 from database.migration_runner import MigrationRunner
 from database.pool import Connection, Database
 from models.application import ApplicationCreate, ApplicationUpdate
+from models.audit import AuditAction
 from models.change import Change, ChangeEntry, ChangeKind
 from models.configuration import ConfigurationCreate, ConfigurationUpdate
 from repositories.change_log_repository import ORDINAL_BITS, ChangeLogRepository
+from repositories.configuration_repository import ConfigurationRepository
 from repositories.unit_of_work import unit_of_work_factory
 from services.application_service import ApplicationService
+from services.configuration_records import update_record
 from services.configuration_service import ConfigurationService
 from services.delivery_service import DeliveryService, prune_change_log
 from services.errors import ChangePositionExpired
@@ -309,3 +314,67 @@ def test_a_transaction_appends_at_most_the_records_a_position_has_room_for(
         pytest.raises(ValueError, match=r"^a transaction records 1 to 1048575 changes \(got 0\)$"),
     ):
         ChangeLogRepository(connection).append(application_id="a", entries=[])
+
+
+def test_an_application_deletion_waits_without_an_id_for_its_configurations_writers(
+    own_database: Database,
+) -> None:
+    """Its records must come after those of a write it waited for: it is given its transaction
+    id only once that write has ended."""
+    applications = ApplicationService(unit_of_work_factory(own_database), actor=TEST_ACTOR)
+    configurations = ConfigurationService(
+        unit_of_work_factory(own_database), max_json_depth=32, actor=TEST_ACTOR
+    )
+    application = applications.create(data=ApplicationCreate(name="app")).value
+    created = configurations.create(
+        data=ConfigurationCreate(application_id=application.id, name="c", config={})
+    ).value
+    start = wait_until_final(own_database)
+    failures: list[BaseException] = []
+
+    def delete() -> None:
+        try:
+            applications.delete(application_id=application.id)
+        except BaseException as error:  # asserted empty below
+            failures.append(error)
+
+    deleter = threading.Thread(target=delete)
+    with ExitStack() as stack, own_database.transaction() as writer:
+        repository = ConfigurationRepository(writer)
+        current = repository.get_for_write(configuration_id=created.id, lock=True)
+        assert current is not None
+        deleter.start()
+        stack.callback(deleter.join)
+        with own_database.connection() as observer, observer.cursor() as cursor:
+            deadline = time.monotonic() + 10
+            waiting: tuple[Any, ...] | None = None
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT backend_xid::text, wait_event FROM pg_stat_activity"
+                    " WHERE wait_event = 'advisory' AND datname = current_database()"
+                )
+                waiting = cursor.fetchone()
+                observer.commit()
+                if waiting is not None:
+                    break
+                time.sleep(0.01)
+        assert waiting == (None, "advisory")  # waiting, and given no transaction id yet
+        written = repository.update_if_revision(
+            configuration_id=created.id,
+            expected_revision=1,
+            name="c",
+            comments=None,
+            config={"v": 2},
+            record=update_record(TEST_ACTOR, AuditAction.CONFIGURATION_UPDATED, current=current),
+        )
+        assert written is not None
+    # The writer has committed; the deleter finishes (joined as the stack closes).
+
+    assert failures == []
+    wait_until_final(own_database)
+    recorded = changes_since(own_database, start, application.id)
+    assert [(change.kind, change.revision) for change in recorded] == [
+        (ChangeKind.UPDATED, 2),
+        (ChangeKind.DELETED, None),
+        (ChangeKind.APPLICATION_DELETED, None),
+    ]
