@@ -65,6 +65,13 @@ SELECT_BOUNDS = """
            ) AS pending
 """
 
+SELECT_SNAPSHOT = """
+    SELECT pg_snapshot_xmin(snapshot)::text::bigint AS oldest_running,
+           pg_snapshot_xmax(snapshot)::text::bigint AS next_id,
+           ARRAY(SELECT pg_snapshot_xip(snapshot)::text::bigint) AS running
+    FROM pg_current_snapshot() AS snapshot
+"""
+
 SELECT_CONFIGURATIONS_OF_APPLICATION = """
     SELECT id, name
     FROM configurations
@@ -106,6 +113,23 @@ class LogBounds:
     head: int
     pruned: int
     pending: bool
+
+
+@dataclass(frozen=True)
+class CommittedBefore:
+    """Which transactions had committed at one moment (a snapshot): those below
+    `oldest_running`, and those below `next_id` that are not `running`."""
+
+    oldest_running: int
+    next_id: int
+    running: frozenset[int]
+
+    def holds(self, position: int) -> bool:
+        """Whether the change at `position` had committed by then."""
+        transaction = position >> ORDINAL_BITS
+        if transaction < self.oldest_running:
+            return True
+        return transaction < self.next_id and transaction not in self.running
 
 
 def change_from_row(row: dict[str, Any]) -> Change:
@@ -162,6 +186,18 @@ class ChangeLogRepository:
         if row is None or row["pruned"] is None:
             raise RuntimeError("change_log_pruned has no row: migration 008 was not applied")
         return LogBounds(head=int(row["head"]), pruned=int(row["pruned"]), pending=row["pending"])
+
+    def committed_now(self) -> CommittedBefore:
+        with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
+            cursor.execute(SELECT_SNAPSHOT)
+            row = cursor.fetchone()
+        if row is None:
+            raise RuntimeError("a query of the current snapshot returned no row")
+        return CommittedBefore(
+            oldest_running=int(row["oldest_running"]),
+            next_id=int(row["next_id"]),
+            running=frozenset(int(running) for running in row["running"]),
+        )
 
     def configurations_of(self, *, application_id: str) -> list[ChangeEntry]:
         """`deleted` entries for every configuration of an application about to be deleted."""

@@ -378,3 +378,23 @@ def test_an_application_deletion_waits_without_an_id_for_its_configurations_writ
         (ChangeKind.DELETED, None),
         (ChangeKind.APPLICATION_DELETED, None),
     ]
+
+
+def test_what_had_committed_when_a_live_stream_opened(own_database: Database) -> None:
+    """A stream that starts live skips the changes that had committed when it opened (the
+    feed may publish them late) and keeps those of transactions still running then."""
+    delivery = DeliveryService(unit_of_work_factory(own_database))
+    with own_database.transaction() as connection:
+        before = _append(connection, 1)
+    with own_database.connection() as running:
+        during = _append(running, 2)
+        opened = delivery.committed_now()
+        running.commit()
+    with own_database.transaction() as connection:
+        after = _append(connection, 3)
+
+    assert [opened.holds(position) for position in (before, during, after)] == [
+        True,
+        False,
+        False,
+    ]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from models.change import Change
 from models.configuration import Configuration, ConfigurationRevision
-from repositories.change_log_repository import ChangeLogRepository, LogBounds
+from repositories.change_log_repository import ChangeLogRepository, CommittedBefore, LogBounds
 from repositories.unit_of_work import UnitOfWorkFactory
 from services.errors import (
     ApplicationNameNotFound,
@@ -78,6 +78,12 @@ class DeliveryService:
         with self._unit_of_work() as uow:
             if uow.applications.get(application_id=application_id) is None:
                 raise ApplicationNotFound(application_id)
+
+    def committed_now(self) -> CommittedBefore:
+        """What has committed by now: a stream that starts live skips those changes, which
+        the listener may publish a little later (once no older transaction runs)."""
+        with self._unit_of_work() as uow:
+            return uow.change_log.committed_now()
 
     def changes_after(
         self, *, position: int, limit: int, application_id: str | None = None
