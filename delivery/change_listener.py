@@ -124,13 +124,15 @@ class ChangeListener:
                 return
             self._feed.publish(changes)
             if len(changes) < CATCH_UP_BATCH:
-                self._note_pending(bounds.pending)
+                self._note_pending(bounds.pending, progressed=bool(changes))
                 return
 
-    def _note_pending(self, pending: bool) -> None:
+    def _note_pending(self, pending: bool, *, progressed: bool) -> None:
+        """Back off while changes stay held back by the same old transaction; start again at
+        PENDING_FIRST_SECONDS whenever some were published."""
         if not pending:
             self._pending_delay = None
-        elif self._pending_delay is None:
+        elif self._pending_delay is None or progressed:
             self._pending_delay = PENDING_FIRST_SECONDS
         else:
             self._pending_delay = min(self._pending_delay * 2, PENDING_LAST_SECONDS)
