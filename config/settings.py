@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         le=300,
         description="How long a request waits for a free connection before a 503.",
     )
+    database_pool_idle_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="A pooled connection above the min size is closed once idle this long.",
+    )
     database_connect_timeout_seconds: int = Field(
         default=5,
         ge=1,

@@ -2,7 +2,11 @@
 
 psycopg2's ThreadedConnectionPool fails at once when it is empty; a semaphore in front of it
 makes a request wait a bounded time instead, and then fail with PoolExhausted (to retry
-later).
+later). It also closes every connection given back while `minconn` are idle, so under load
+above the min size each request would open a new server session: here its `minconn` is the max
+size (it keeps every connection given back), and this class closes a connection only once it
+has been idle for `idle_seconds`, and never below the min size. Idle connections are looked at
+whenever one is borrowed or given back (a pool nobody uses keeps what it has).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -67,11 +71,14 @@ class Database:
         connect_options: dict[str, Any] | None = None,
         listener: PoolListener | None = None,
         lock_timeout_seconds: float | None = None,
+        idle_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`connect_options`: libpq options of every connection (`connection_options` maps the
-        settings onto them); None: libpq's defaults. `lock_timeout_seconds`: each request's
-        whole wait for locks (database/lock_budget.py); None: only PostgreSQL's own limit on
-        each wait."""
+        """`idle_seconds`: how long a connection above `min_size` may stay idle before it is
+        closed; `clock`: seconds, for that (tests pass their own). `connect_options`: libpq
+        options of every connection (`connection_options` maps the settings onto them); None:
+        libpq's defaults. `lock_timeout_seconds`: each request's whole wait for locks
+        (database/lock_budget.py); None: only PostgreSQL's own limit on each wait."""
         self._wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(max_size)
         self._min_size = min_size
@@ -86,7 +93,10 @@ class Database:
         self._pool = ThreadedConnectionPool(
             0, max_size, dsn, application_name="config-service", **(connect_options or {})
         )
-        self._pool.minconn = min_size
+        self._pool.minconn = max_size  # keep every connection given back (see above)
+        self._idle_seconds = idle_seconds
+        self._clock = clock
+        self._idle_since: dict[Connection, float] = {}  # guarded by the pool's own lock
         self._lock_watch = (
             None
             if lock_timeout_seconds is None
@@ -101,7 +111,12 @@ class Database:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, database_url: str, *, listener: PoolListener | None = None
+        cls,
+        settings: Settings,
+        database_url: str,
+        *,
+        listener: PoolListener | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> Database:
         """The pool the service runs on, configured from its settings."""
         return cls(
@@ -112,6 +127,8 @@ class Database:
             connect_options=connection_options(settings),
             listener=listener,
             lock_timeout_seconds=settings.database_lock_timeout_ms / 1000,
+            idle_seconds=settings.database_pool_idle_seconds,
+            clock=clock,
         )
 
     def cancel_running(self) -> int:
@@ -140,7 +157,7 @@ class Database:
             logger.warning("could not open database connections at start-up: %s", error)
         finally:
             for connection in borrowed:
-                self._pool.putconn(connection)
+                self._give_back(connection, close=False)
 
     def close(self) -> None:
         if self._lock_watch is not None:
@@ -162,6 +179,7 @@ class Database:
         with lock:
             idle = list(pooled)
             pooled.clear()
+            self._idle_since.clear()
         for connection in idle:
             connection.close()
         return len(idle)
@@ -194,9 +212,37 @@ class Database:
                 raise translate_database_error(error) from error
             finally:
                 stale = generation != self._failure_generation
-                self._pool.putconn(connection, close=broken or stale or connection.closed != 0)
+                self._give_back(connection, close=broken or stale or connection.closed != 0)
         finally:
             self._slots.release()
+
+    def _give_back(self, connection: Connection, *, close: bool) -> None:
+        lock, _, _ = _pool_internals(self._pool)
+        self._pool.putconn(connection, close=close)
+        with lock:
+            if close or connection.closed:
+                self._idle_since.pop(connection, None)
+            else:
+                self._idle_since[connection] = self._clock()
+        self.close_idle()
+
+    def close_idle(self) -> int:
+        """Close the connections idle for `idle_seconds` or more, longest idle first, while
+        more than the min size are open; how many were closed."""
+        now = self._clock()
+        lock, lent_out, idle = _pool_internals(self._pool)
+        expired: list[Connection] = []
+        with lock:
+            # Borrowing takes the newest from the end of the list: the front has waited longest.
+            while idle and len(idle) + len(lent_out) > self._min_size:
+                since = self._idle_since.get(idle[0], now)
+                if now - since < self._idle_seconds:
+                    break
+                expired.append(idle.pop(0))
+                self._idle_since.pop(expired[-1], None)
+        for connection in expired:
+            connection.close()
+        return len(expired)
 
     def _watching(self, connection: Connection) -> AbstractContextManager[Watched | None]:
         if self._lock_watch is None:
@@ -250,9 +296,10 @@ class Database:
     def _checkout(self) -> Connection:
         if self._cancelled_for_shutdown:
             raise _shutting_down()
+        self.close_idle()
         connection = self._getconn()
         if connection.closed:
-            self._pool.putconn(connection, close=True)
+            self._give_back(connection, close=True)
             connection = self._getconn()
         return connection
 

@@ -382,3 +382,95 @@ def test_an_unreachable_database_still_makes_a_pool_that_fails_each_borrow(
             assert isinstance(raised.value.__cause__, psycopg2.OperationalError)
     finally:
         pool.close()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def open_pids(database: Database, count: int) -> set[int]:
+    """The backend pids of `count` connections borrowed at once (then all given back)."""
+    with ExitStack() as stack:
+        borrowed = [stack.enter_context(database.connection()) for _ in range(count)]
+        return {backend_pid(connection) for connection in borrowed}
+
+
+def test_connections_given_back_stay_open_up_to_the_max_until_idle_too_long(
+    database_url: str,
+) -> None:
+    clock = FakeClock()
+    database = Database(
+        dsn=database_url, min_size=1, max_size=4, wait_seconds=1, idle_seconds=300, clock=clock
+    )
+    try:
+        first = open_pids(database, 4)
+        # psycopg2's own pool would have closed three of them as they came back.
+        assert (database.usage().idle, database.usage().in_use) == (4, 0)
+        for _ in range(5):
+            assert open_pids(database, 4) == first  # no new server session
+            clock.now += 299  # each is used again before it has been idle 300 s
+        assert database.usage().idle == 4
+
+        clock.now += 300
+        # One borrowed and given back: the three idle longer are closed, it stays.
+        [kept] = open_pids(database, 1)
+        assert kept in first
+        assert database.usage().idle == 1
+        assert open_pids(database, 1) == {kept}
+
+        clock.now += 10_000  # however long it idles, the min size stays open
+        assert database.close_idle() == 0
+        assert open_pids(database, 1) == {kept}
+    finally:
+        database.close()
+
+
+def test_idle_connections_are_closed_on_the_server_too(
+    database_url: str, observer: Connection
+) -> None:
+    clock = FakeClock()
+    database = Database(
+        dsn=database_url, min_size=0, max_size=2, wait_seconds=1, idle_seconds=60, clock=clock
+    )
+    try:
+        pids = open_pids(database, 2)
+        clock.now += 60
+        assert database.close_idle() == 2
+        assert database.usage().idle == 0
+        # A closed client connection ends its backend; wait (bounded) for the server to see it.
+        deadline = time.monotonic() + 10
+        remaining = pids
+        while remaining and time.monotonic() < deadline:
+            with observer.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%(pids)s)",
+                    {"pids": sorted(pids)},
+                )
+                remaining = {row[0] for row in cursor.fetchall()}
+            time.sleep(0.05)
+        assert remaining == set()
+    finally:
+        database.close()
+
+
+def test_the_idle_setting_reaches_the_pool(database_url: str) -> None:
+    clock = FakeClock()
+    settings = make_settings(
+        database_url,
+        database_pool_min_size=0,
+        database_pool_max_size=2,
+        database_pool_idle_seconds=42.5,
+    )
+    database = Database.from_settings(settings, database_url, clock=clock)
+    try:
+        open_pids(database, 2)
+        clock.now += 42
+        assert database.close_idle() == 0
+        clock.now += 0.5
+        assert database.close_idle() == 2
+    finally:
+        database.close()

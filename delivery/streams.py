@@ -22,6 +22,7 @@ from database.errors import DatabaseUnavailable
 from delivery.change_feed import Subscription
 from delivery.runtime import Delivery
 from models.change import Change
+from repositories.change_log_repository import CommittedBefore
 from services.errors import ChangePositionExpired
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,13 @@ KeyCheck = Callable[[], Awaitable[bool]]
 @dataclass
 class Position:
     """The last position a stream sent (or skipped), shared by its replay and live parts;
-    `key_refused`: the replay found the key no longer usable (the stream ends)."""
+    `key_refused`: the replay found the key no longer usable (the stream ends); `opened`: for
+    a stream that starts live, what had committed when it opened (its changes are not sent,
+    however late the feed publishes them)."""
 
     last: int
     key_refused: bool = False
+    opened: CommittedBefore | None = None
 
 
 async def _replayed(
@@ -145,6 +149,8 @@ def _live(
     if change.position <= position.last:
         return ""
     position.last = change.position
+    if position.opened is not None and position.opened.holds(change.position):
+        return ""
     return event_text(change, scope)
 
 
@@ -156,6 +162,7 @@ async def stream(
     scope: frozenset[str] | None = None,
     *,
     key_usable: KeyCheck,
+    opened: CommittedBefore | None = None,
 ) -> AsyncIterator[str]:
     """`scope`: only changes of these applications (what the key may read); None: all. Ends,
     without a word, as soon as its key is revoked or expires (checked before each event and
@@ -164,7 +171,7 @@ async def stream(
     heartbeat = delivery.settings.events_heartbeat_seconds
     try:
         yield ": stream open\n\n"
-        position = Position(feed.position if replay is None else replay.last)
+        position = Position(feed.position if replay is None else replay.last, opened=opened)
         if resume.invalid_last_event_id is not None:
             yield reset_text(
                 position.last,
@@ -200,15 +207,29 @@ async def open_stream(
     key_usable: KeyCheck,
 ) -> AsyncIterator[str]:
     """Subscribe first (so nothing is missed), then read the first replay batch before the
-    stream starts (so a database failure is raised here, before any response)."""
+    stream starts (so a database failure is raised here, before any response). A stream that
+    starts live notes what has committed by now instead (when the database answers)."""
     subscription = delivery.feed.subscribe(application_id)
+    opened: CommittedBefore | None = None
     try:
-        replay = (
-            None
-            if resume.position is None
-            else await Replay.start(delivery, application_id, resume.position)
-        )
+        if resume.position is None:
+            opened = await _committed_now(delivery)
+            replay = None
+        else:
+            replay = await Replay.start(delivery, application_id, resume.position)
     except BaseException:
         delivery.feed.unsubscribe(subscription)
         raise
-    return stream(delivery, subscription, resume, replay, scope, key_usable=key_usable)
+    return stream(
+        delivery, subscription, resume, replay, scope, key_usable=key_usable, opened=opened
+    )
+
+
+async def _committed_now(delivery: Delivery) -> CommittedBefore | None:
+    """None when the database does not answer: the stream then starts at the feed's position,
+    and may carry a change that committed just before it opened."""
+    try:
+        return await to_thread.run_sync(delivery.service.committed_now)
+    except DatabaseUnavailable as error:
+        logger.info("event stream starts live without a snapshot: %s", error.reason)
+        return None

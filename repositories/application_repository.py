@@ -35,6 +35,13 @@ SELECT_APPLICATION_FOR_UPDATE = """
     FOR NO KEY UPDATE
 """
 
+# An application's deletion waits for the writes of its configurations under way (they hold this
+# lock shared, see configuration_repository.py) before it is given a transaction id, so its
+# records follow theirs in the change log.
+TAKE_DELETION_TURN = """
+    SELECT pg_advisory_xact_lock(1019, hashtext(%(id)s))
+"""
+
 SELECT_APPLICATIONS_PAGE = """
     SELECT id, name, comments, revision, version, created_at, updated_at
     FROM applications
@@ -116,6 +123,11 @@ class ApplicationRepository(Repository):
             SELECT_APPLICATION_FOR_UPDATE if lock else SELECT_APPLICATION, {"id": application_id}
         )
         return None if row is None else application_from_row(row)
+
+    def wait_for_configuration_writers(self, *, application_id: str) -> None:
+        """The first statement of an application's deletion (see TAKE_DELETION_TURN)."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(TAKE_DELETION_TURN, {"id": application_id})
 
     def list_page(
         self, *, after: str | None, limit: int, name: str | None, only: list[str] | None = None

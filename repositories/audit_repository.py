@@ -37,28 +37,30 @@ SELECT_RECORDS_PAGE = """
 """
 
 
+def audit_parameters(actor: Actor, entry: AuditEntry) -> dict[str, Any]:
+    """INSERT_RECORD's parameters (also those of writes that audit in their own statement)."""
+    return {
+        "key_id": actor.key_id,
+        "key_name": actor.key_name,
+        "issuer": actor.issuer,
+        "subject": actor.subject,
+        "binding_ids": list(actor.binding_ids) or None,
+        "action": entry.action.value,
+        "target_type": entry.target_type.value,
+        "target_id": entry.target_id,
+        "application_id": entry.application_id,
+        "configuration_id": entry.configuration_id,
+        "revision_before": entry.revision_before,
+        "revision_after": entry.revision_after,
+        "request_id": actor.request_id,
+        "client_address": actor.client_address,
+    }
+
+
 class AuditRepository(Repository):
     def append(self, *, actor: Actor, entry: AuditEntry) -> None:
         with self._connection.cursor() as cursor:
-            cursor.execute(
-                INSERT_RECORD,
-                {
-                    "key_id": actor.key_id,
-                    "key_name": actor.key_name,
-                    "issuer": actor.issuer,
-                    "subject": actor.subject,
-                    "binding_ids": list(actor.binding_ids) or None,
-                    "action": entry.action.value,
-                    "target_type": entry.target_type.value,
-                    "target_id": entry.target_id,
-                    "application_id": entry.application_id,
-                    "configuration_id": entry.configuration_id,
-                    "revision_before": entry.revision_before,
-                    "revision_after": entry.revision_after,
-                    "request_id": actor.request_id,
-                    "client_address": actor.client_address,
-                },
-            )
+            cursor.execute(INSERT_RECORD, audit_parameters(actor, entry))
 
     def list_page(self, *, where: AuditFilter, before: int | None, limit: int) -> list[AuditRecord]:
         visible = where.visible_applications

@@ -9,12 +9,27 @@ services/secret_values), never the secret itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg2.extras import Json, RealDictCursor
 
+from models.audit import Actor, AuditEntry
+from models.change import ChangeKind
 from models.configuration import Configuration, ConfigurationRevision, JsonObject
+from repositories.audit_repository import audit_parameters
 from repositories.repository import Repository, refusals_named
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """What an update leaves besides the new revision: who made it (audited as `audit`), and
+    the kind of change the change log records."""
+
+    actor: Actor
+    audit: AuditEntry
+    kind: ChangeKind
+
 
 INSERT_CONFIGURATION = """
     WITH created AS (
@@ -51,6 +66,42 @@ SELECT_CONFIGURATION_FOR_UPDATE = """
     FOR NO KEY UPDATE
 """
 
+# Writers of one configuration take their turn on a transaction-scoped advisory lock before
+# anything else: waiting for it assigns no transaction id, so each writer's id (the change log's
+# order, see change_log_repository.py) is assigned after the previous writer's, and a
+# configuration's changes are logged in revision order. (Waiting for a row lock can assign the
+# id first: among several waiters, a loser may hold an older id than the winner.) They also
+# hold their application's advisory lock shared, which an application's deletion takes
+# exclusive (application_repository.py), so that its `deleted` records come after every change
+# it waited for. Class ids 1_018 (configurations) and 1_019 (applications) keep these keys apart
+# from other advisory locks.
+SELECT_CONFIGURATION_FOR_WRITE = """
+    WITH turn AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock_shared(1019, hashtext(application_id)) AS application,
+               pg_advisory_xact_lock(1018, hashtext(%(id)s)) AS configuration
+        FROM configurations
+        WHERE id = %(id)s
+    )
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
+    FROM turn, configurations
+    WHERE id = %(id)s
+"""
+
+SELECT_CONFIGURATION_FOR_WRITE_LOCKED = """
+    WITH turn AS MATERIALIZED (
+        SELECT pg_advisory_xact_lock_shared(1019, hashtext(application_id)) AS application,
+               pg_advisory_xact_lock(1018, hashtext(%(id)s)) AS configuration
+        FROM configurations
+        WHERE id = %(id)s
+    )
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at
+    FROM turn, configurations
+    WHERE id = %(id)s
+    FOR NO KEY UPDATE OF configurations
+"""
+
 SELECT_CONFIGURATIONS_PAGE = """
     SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
            updated_at
@@ -84,6 +135,52 @@ UPDATE_CONFIGURATION_IF_REVISION = """
     )
     SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
            updated_at
+    FROM updated
+"""
+
+# UPDATE_CONFIGURATION_IF_REVISION, and what the write leaves besides (the audit record, the
+# change-log record and its notification, see audit_repository.py and change_log_repository.py)
+# in the same statement: one round trip instead of three. The records are inserted only when the
+# compare-and-set wrote (they select FROM updated); their values are known beforehand, since the
+# new revision is always the expected one plus one.
+UPDATE_CONFIGURATION_IF_REVISION_RECORDED = """
+    WITH updated AS (
+        UPDATE configurations
+        SET name = %(name)s,
+            comments = %(comments)s,
+            config = %(config)s,
+            schema = %(schema)s,
+            secrets = %(secrets)s,
+            revision = revision + 1,
+            updated_at = now()
+        WHERE id = %(id)s AND revision = %(expected_revision)s
+        RETURNING id, application_id, name, comments, config, schema, secrets, revision,
+                  created_at, updated_at
+    ), history AS (
+        INSERT INTO configuration_revisions
+            (configuration_id, revision, name, comments, config, schema, secrets, message,
+             restored_from, created_at)
+        SELECT id, revision, name, comments, config, schema, secrets, %(message)s,
+               %(restored_from)s, updated_at
+        FROM updated
+    ), audited AS (
+        INSERT INTO audit_log (key_id, key_name, issuer, subject, binding_ids, action,
+                               target_type, target_id, application_id, configuration_id,
+                               revision_before, revision_after, request_id, client_address)
+        SELECT %(key_id)s, %(key_name)s, %(issuer)s, %(subject)s, %(binding_ids)s, %(action)s,
+               %(target_type)s, %(target_id)s, %(application_id)s, %(configuration_id)s,
+               %(revision_before)s, %(revision_after)s, %(request_id)s, %(client_address)s
+        FROM updated
+    ), appended AS (
+        INSERT INTO change_log
+            (position, application_id, configuration_id, configuration_name, kind, revision)
+        SELECT (pg_current_xact_id()::text::bigint << 20) + 1, application_id, id, name,
+               %(kind)s, revision
+        FROM updated
+        RETURNING pg_notify('config_changes', position::text)
+    )
+    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
+           updated_at, (SELECT count(*) FROM appended) AS notified
     FROM updated
 """
 
@@ -212,6 +309,15 @@ class ConfigurationRepository(Repository):
         )
         return None if row is None else configuration_from_row(row)
 
+    def get_for_write(self, *, configuration_id: str, lock: bool) -> Configuration | None:
+        """The first statement of a write of this configuration: waits for the other writers
+        of it to end (see SELECT_CONFIGURATION_FOR_WRITE); `lock` as in `get`."""
+        row = self._fetch_one(
+            SELECT_CONFIGURATION_FOR_WRITE_LOCKED if lock else SELECT_CONFIGURATION_FOR_WRITE,
+            {"id": configuration_id},
+        )
+        return None if row is None else configuration_from_row(row)
+
     def get_by_names(
         self, *, application_name: str, name: str
     ) -> tuple[bool, Configuration | None]:
@@ -250,9 +356,12 @@ class ConfigurationRepository(Repository):
         secrets: list[str] | None = None,
         message: str | None = None,
         restored_from: int | None = None,
+        record: WriteRecord | None = None,
     ) -> Configuration | None:
-        """Write the next revision if the row is still at `expected_revision`; else None."""
-        parameters = {
+        """Write the next revision if the row is still at `expected_revision`; else None.
+        With `record`, the same statement also audits the write and appends it to the change
+        log (the transaction's only append; see change_log_repository.py)."""
+        parameters: dict[str, Any] = {
             "id": configuration_id,
             "expected_revision": expected_revision,
             "name": name,
@@ -263,8 +372,16 @@ class ConfigurationRepository(Repository):
             "message": message,
             "restored_from": restored_from,
         }
+        if record is not None:
+            parameters.update(audit_parameters(record.actor, record.audit))
+            parameters["kind"] = record.kind.value
         with refusals_named():
-            row = self._fetch_one(UPDATE_CONFIGURATION_IF_REVISION, parameters)
+            row = self._fetch_one(
+                UPDATE_CONFIGURATION_IF_REVISION
+                if record is None
+                else UPDATE_CONFIGURATION_IF_REVISION_RECORDED,
+                parameters,
+            )
         return None if row is None else configuration_from_row(row)
 
     def delete_if_revision(self, *, configuration_id: str, expected_revision: int) -> bool:

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import secrets
+import select
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from database.pool import Connection, Database
+from database.pool import Connection, Database, connect
+from models.audit import Actor, AuditAction, AuditEntry, TargetType
+from models.change import ChangeKind
 from models.configuration import Configuration, JsonObject
 from models.json_document import canonical_value
 from repositories.application_repository import ApplicationRepository
-from repositories.configuration_repository import ConfigurationRepository
+from repositories.configuration_repository import ConfigurationRepository, WriteRecord
 from repositories.errors import DuplicateKey, MissingReference
 from services.ids import new_id
 
@@ -383,3 +387,92 @@ def test_delete_returns_whether_it_deleted(
     assert repository.list_revisions(configuration_id=added.id, before=None, limit=10) == []
     assert repository.delete_if_revision(configuration_id=added.id, expected_revision=1) is False
     assert repository.delete_if_revision(configuration_id=new_id(), expected_revision=1) is False
+
+
+RECORD = WriteRecord(
+    actor=Actor(key_id=None, key_name="test key", request_id="req-1"),
+    audit=AuditEntry(
+        action=AuditAction.CONFIGURATION_UPDATED,
+        target_type=TargetType.CONFIGURATION,
+        target_id="set per test",
+    ),
+    kind=ChangeKind.UPDATED,
+)
+
+
+def records_of(connection: Connection, configuration_id: str) -> list[tuple[Any, ...]]:
+    """(audit action, revisions before/after, key name) and (change kind, revision, name)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT action, revision_before, revision_after, key_name FROM audit_log"
+            " WHERE configuration_id = %(id)s ORDER BY id",
+            {"id": configuration_id},
+        )
+        audited = cursor.fetchall()
+        cursor.execute(
+            "SELECT kind, revision, configuration_name, position FROM change_log"
+            " WHERE configuration_id = %(id)s ORDER BY position",
+            {"id": configuration_id},
+        )
+        logged = cursor.fetchall()
+    return [*audited, *logged]
+
+
+def test_an_update_with_its_record_audits_logs_and_notifies_in_its_one_statement(
+    database: Database, database_url: str
+) -> None:
+    listener = connect(database_url)
+    listener.autocommit = True
+    try:
+        with listener.cursor() as cursor:
+            cursor.execute("LISTEN config_changes")
+        with database.transaction() as connection:
+            application_id = add_application(connection)
+            added = add(ConfigurationRepository(connection), application_id)
+        record = replace(
+            RECORD,
+            audit=replace(
+                RECORD.audit,
+                target_id=added.id,
+                application_id=application_id,
+                configuration_id=added.id,
+                revision_before=1,
+                revision_after=2,
+            ),
+        )
+        with database.transaction() as connection:
+            repository = ConfigurationRepository(connection)
+            stale = repository.update_if_revision(
+                configuration_id=added.id,
+                expected_revision=2,
+                name="renamed",
+                comments=None,
+                config={"v": 2},
+                record=record,
+            )
+            assert stale is None
+            assert records_of(connection, added.id) == []  # a lost compare-and-set records nothing
+            updated = repository.update_if_revision(
+                configuration_id=added.id,
+                expected_revision=1,
+                name="renamed",
+                comments=None,
+                config={"v": 2},
+                record=record,
+            )
+        assert updated is not None
+        assert (updated.revision, updated.name, updated.config) == (2, "renamed", {"v": 2})
+        with database.transaction() as connection:
+            found = records_of(connection, added.id)
+        assert found[:2] == [
+            ("configuration.updated", 1, 2, "test key"),
+            ("updated", 2, "renamed", found[1][3]),
+        ]
+        position = found[1][3]
+        select.select([listener], [], [], 10)  # delivered on commit; bounded wait for it here
+        listener.poll()
+        assert [(notice.channel, notice.payload) for notice in listener.notifies] == [
+            ("config_changes", str(position))
+        ]
+    finally:
+        listener.close()

@@ -140,8 +140,7 @@ class ApplicationService:
                 _audit(uow, self._actor, action, application_id, **revisions)
             ids = uow.applications.configuration_ids(application_id=application_id)
             if name != current.value.name:
-                # Clients find configurations by application name: caches must know. Last in
-                # the transaction: it holds the change log's head until commit.
+                # Clients find configurations by application name: caches must know.
                 uow.change_log.append(
                     application_id=application_id,
                     entries=[ChangeEntry(kind=ChangeKind.APPLICATION_RENAMED)],
@@ -152,6 +151,7 @@ class ApplicationService:
 
     def delete(self, *, application_id: str, precondition: Precondition | None = None) -> None:
         def attempt(uow: UnitOfWork) -> None:
+            uow.applications.wait_for_configuration_writers(application_id=application_id)
             current = _current(uow, application_id, precondition)
             # Creating a configuration changes the version, so this list stays complete.
             deleted = uow.change_log.configurations_of(application_id=application_id)

@@ -30,7 +30,7 @@ from models.versioned import Precondition, Versioned, last_writer_wins
 from repositories.configuration_repository import ConfigurationRepository
 from repositories.errors import DuplicateKey
 from repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from services.configuration_records import record_change
+from services.configuration_records import record_change, update_record
 from services.configuration_rules import (
     Change,
     State,
@@ -260,7 +260,9 @@ class ConfigurationService:
 
     def delete(self, *, configuration_id: str, precondition: Precondition | None = None) -> None:
         def attempt(uow: UnitOfWork) -> None:
-            current = uow.configurations.get(configuration_id=configuration_id)
+            current = uow.configurations.get_for_write(
+                configuration_id=configuration_id, lock=False
+            )
             if current is None:
                 raise ConfigurationNotFound(configuration_id)
             # The application's row is locked before the configuration's, in the same order
@@ -293,7 +295,7 @@ class ConfigurationService:
         action: AuditAction,
     ) -> Versioned[Configuration]:
         def attempt(uow: UnitOfWork) -> Configuration:
-            current = uow.configurations.get(
+            current = uow.configurations.get_for_write(
                 configuration_id=configuration_id, lock=last_writer_wins(precondition)
             )
             if current is None:
@@ -328,6 +330,7 @@ class ConfigurationService:
                     secrets=list(state.secrets),
                     message=change.message,
                     restored_from=change.restored_from,
+                    record=update_record(self._actor, action, current=current),
                 )
             except DuplicateKey as error:
                 raise ConfigurationNameTaken(
@@ -336,7 +339,6 @@ class ConfigurationService:
             if written is None:
                 # Another writer got there first; the next attempt starts from its revision.
                 raise StaleRead(resource=RESOURCE, resource_id=configuration_id)
-            record_change(uow, self._actor, action, before=current, after=written)
             return written
 
         return versioned(retry_write(self._unit_of_work, attempt))

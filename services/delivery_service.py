@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from models.change import Change
 from models.configuration import Configuration, ConfigurationRevision
-from repositories.change_log_repository import ChangeLogRepository
+from repositories.change_log_repository import ChangeLogRepository, CommittedBefore, LogBounds
 from repositories.unit_of_work import UnitOfWorkFactory
 from services.errors import (
     ApplicationNameNotFound,
@@ -79,10 +79,16 @@ class DeliveryService:
             if uow.applications.get(application_id=application_id) is None:
                 raise ApplicationNotFound(application_id)
 
+    def committed_now(self) -> CommittedBefore:
+        """What has committed by now: a stream that starts live skips those changes, which
+        the listener may publish a little later (once no older transaction runs)."""
+        with self._unit_of_work() as uow:
+            return uow.change_log.committed_now()
+
     def changes_after(
         self, *, position: int, limit: int, application_id: str | None = None
     ) -> list[Change]:
-        """Every change after `position` (up to `limit`), in commit order; raises
+        """Every final change after `position` (up to `limit`), in position order; raises
         ChangePositionExpired when the log cannot tell what happened right after it."""
         with self._unit_of_work() as uow:
             return read_changes_after(
@@ -100,14 +106,28 @@ def read_changes_after(
     limit: int,
     application_id: str | None = None,
 ) -> list[Change]:
-    changes = change_log.after(position=position, limit=limit, application_id=application_id)
-    head, oldest = change_log.bounds()
-    # Kept positions are a gap-free run oldest..head; position P is answerable when P + 1
-    # is kept or P is the head itself.
-    first_kept = head + 1 if oldest is None else oldest
-    if not first_kept - 1 <= position <= head:
-        raise ChangePositionExpired(position=position, oldest=oldest, head=head)
+    changes, _ = read_changes_and_bounds(
+        change_log, position=position, limit=limit, application_id=application_id
+    )
     return changes
+
+
+def read_changes_and_bounds(
+    change_log: ChangeLogRepository,
+    *,
+    position: int,
+    limit: int,
+    application_id: str | None = None,
+) -> tuple[list[Change], LogBounds]:
+    """The final changes after `position` and the log's bounds as read just after them;
+    raises ChangePositionExpired when `position` is outside them."""
+    changes = change_log.after(position=position, limit=limit, application_id=application_id)
+    # Read after the changes: the watermark only rises, so if `position` is still at or above
+    # it now, nothing after `position` had been pruned when the changes were read.
+    bounds = change_log.bounds()
+    if not bounds.pruned <= position <= bounds.head:
+        raise ChangePositionExpired(position=position, pruned=bounds.pruned, head=bounds.head)
+    return changes, bounds
 
 
 def prune_change_log(change_log: ChangeLogRepository, *, retention: timedelta) -> int:

@@ -153,11 +153,11 @@ class ChangePositionExpired(DomainError):
     """A reader asked for changes after a position the change log no longer holds (or never
     held): it must read everything again and continue from `head`."""
 
-    def __init__(self, *, position: int, oldest: int | None, head: int) -> None:
-        kept = f"it keeps positions {oldest} to {head}" if oldest is not None else "it is empty"
+    def __init__(self, *, position: int, pruned: int, head: int) -> None:
         super().__init__(
-            f"the change log no longer holds position {position} ({kept}); read every "
-            f"configuration again, then continue after position {head}"
+            f"the change log no longer holds position {position} (it holds the changes after "
+            f"position {pruned} up to position {head}); read every configuration again, then "
+            f"continue after position {head}"
         )
         self.position = position
         self.head = head
