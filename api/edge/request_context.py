@@ -22,6 +22,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.edge.hot_routes import HOT_ROUTE_TEMPLATE
 from config.logging_setup import request_id_var
 from database.lock_budget import new_request_budget
 
@@ -52,6 +53,9 @@ def incoming_request_id(scope: Scope) -> str | None:
 
 def route_template(scope: Scope) -> str:
     """`/api/v1/applications/{application_id}`, not the path itself: bounded label values."""
+    hot: str | None = scope.get(HOT_ROUTE_TEMPLATE)  # answered by api/edge/hot_routes.py
+    if hot is not None:
+        return hot
     # FastAPI resolves routes of included routers lazily; the full template (prefix included)
     # is only on its per-request routing context. scope["route"] lacks the prefix there.
     context = scope.get("fastapi", {}).get("effective_route_context")
