@@ -41,7 +41,7 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 # The route template of a request a hot route answered, for the access log and the metrics
 # (api/edge/request_context.py's route_template): the framework's own routing context is not
 # there for it.
-HOT_ROUTE_TEMPLATE = "config_service.route_template"
+ROUTE_TEMPLATE = "config_service.route_template"
 
 
 def _always(_: Request) -> bool:
@@ -133,7 +133,7 @@ class HotRouteMiddleware:
         if not route.raw.accepts(request):
             await self.app(scope, receive, send)
             return
-        scope[HOT_ROUTE_TEMPLATE] = route.template
+        scope[ROUTE_TEMPLATE] = route.template
         try:
             for check in route.checks:
                 await check(request)
