@@ -56,7 +56,6 @@ from models.audit import Actor
 from models.fields import parse_resource_id
 from models.identity_binding import Binding
 from repositories.unit_of_work import unit_of_work_factory
-from services.api_key_secrets import key_hash
 from services.api_key_service import ApiKeyService, usable
 from services.binding_service import BindingService
 from services.configuration_rules import unknown_application
@@ -144,7 +143,9 @@ def _authenticated(request: Request) -> None:
 
 async def _usable_key(request: Request, token: str) -> ApiKey:
     cache = get_key_cache(request)
-    digest = key_hash(token, pepper=get_settings(request).pepper)
+    # A plain SHA-256 finds it in memory (a fifth of the HMAC's cost); the peppered HMAC is
+    # only needed to find it in PostgreSQL.
+    digest = token_digest(token)
     key = cache.get(digest)
     if key is None:
         key = await run_in_threadpool(key_service(request).authenticate, token)
