@@ -23,6 +23,7 @@ from api.edge import metrics
 from api.edge.body_limit import BodyLimitMiddleware
 from api.edge.header_limit import HeaderLimitMiddleware
 from api.edge.header_protocol import HeaderLimitProtocol, SettingsHeaderLimitProtocol
+from api.edge.hot_routes import HotRouteMiddleware
 from api.edge.rate_limit import RateLimitMiddleware
 from api.edge.request_context import RequestContextMiddleware
 from api.edge.shutdown import (
@@ -126,6 +127,7 @@ def create_app(
     app.state.identities = Identities(settings)
     app.include_router(v1_router)
     app.include_router(operations.router)
+    app.add_middleware(HotRouteMiddleware)  # innermost: hot GETs answered past the router
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(HeaderLimitMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(CutOffMiddleware, draining=app.state.draining)

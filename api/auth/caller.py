@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from identity.token_verifier import VerifiedToken
@@ -57,17 +58,18 @@ class Caller:
         )
         return cls(grants=grants, identity=identity, bindings=tuple(bindings))
 
-    @property
+    # Cached: a request asks these several times, and grants never change.
+    @cached_property
     def highest_role(self) -> Role:
         """The highest role on any application (what a list or a route naming none needs)."""
         return _highest([grant.role for grant in self.grants]) or Role.READ
 
-    @property
+    @cached_property
     def role_everywhere(self) -> Role | None:
         """The role on every application, that even one not created yet gets."""
         return _highest([grant.role for grant in self.grants if grant.applications is None])
 
-    @property
+    @cached_property
     def same_role_everywhere(self) -> bool:
         """Whether the application a request touches cannot change the answer (no need to find
         out which it is)."""

@@ -1,10 +1,11 @@
 """What identity tokens need in a running process, made once by main: the trusted issuers'
-keys (fetched and refreshed in the background from start-up), the verifier, and the bindings
-cache."""
+keys (fetched and refreshed in the background from start-up), the verifier, the tokens it
+verified lately, and the bindings cache."""
 
 from __future__ import annotations
 
 from api.auth.binding_cache import BindingCache
+from api.auth.token_cache import VerifiedTokens
 from config.settings import Settings
 from identity.issuer_keys import IssuerDirectory
 from identity.token_verifier import TokenVerifier
@@ -14,6 +15,7 @@ class Identities:
     def __init__(self, settings: Settings) -> None:
         self.trusted_issuers = frozenset(entry.issuer for entry in settings.oidc_issuers)
         self.bindings = BindingCache(seconds=settings.api_key_cache_seconds)
+        self.verified = VerifiedTokens(seconds=settings.api_key_cache_seconds)
         self._directory = IssuerDirectory(settings.oidc_issuers)
         self.verifier = TokenVerifier(
             self._directory,

@@ -24,7 +24,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _declared_length(scope)
+        declared, chunked = _declared_length(scope)
+        if declared is None and not chunked:  # no body (RFC 9112, 6.3): nothing to count
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared > self.max_body_bytes:
             response = problem_response(
                 Request(scope),
@@ -56,11 +59,17 @@ class BodyLimitMiddleware:
         await self.app(scope, receive_within_limit, send)
 
 
-def _declared_length(scope: Scope) -> int | None:
+def _declared_length(scope: Scope) -> tuple[int | None, bool]:
+    """Content-Length (None without one, or an unreadable one), and whether a
+    Transfer-Encoding says the body comes in chunks."""
+    declared: int | None = None
+    chunked = False
     for name, value in scope["headers"]:
-        if name == b"content-length":
+        if name == b"content-length" and declared is None:
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                return None, True  # counted as it streams in, as before
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked

@@ -15,6 +15,7 @@ for LINGER_SECONDS), so that a client busy sending can still read the answer bef
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from typing import Any
@@ -73,9 +74,16 @@ class HeaderLimitProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._headers_complete = False
 
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._writes = CoalescingWrites(transport, self.loop)
+
     def on_headers_complete(self) -> None:
         self._headers_complete = True
         super().on_headers_complete()
+        if self.cycle is not None:  # a response is coming: its head waits for its body
+            self.cycle.transport = self._writes  # type: ignore[assignment]
+            self._writes.hold_next()
 
     def _refuse(self) -> None:
         self._discarded = 0
@@ -113,6 +121,51 @@ class HeaderLimitProtocol(HttpToolsProtocol):
             f"x-request-id: {request_id}".encode(),
         ]
         return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+class CoalescingWrites:
+    """A connection's transport as its responses see it. uvicorn writes a response's status
+    line and headers, then its body, each with a system call of its own; here the head is held
+    until the body's first write (or, for an answer that takes longer, the next turn of the
+    event loop), so that a small answer leaves in one write. Order is kept: whatever is held
+    goes out before, or with, anything written after it."""
+
+    __slots__ = ("_held", "_holding", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._holding = False
+
+    def hold_next(self) -> None:
+        self._holding = True
+
+    def write(self, data: bytes) -> None:
+        if self._held is not None:
+            data = self._held + data
+            self._held = None
+        if self._holding:
+            self._holding = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -126,6 +127,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Each (method, route, status class)'s counter and histogram, found once: asking the
+        # metric for a label set's child costs as much as counting.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,17 +144,29 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        self.metrics.in_flight.inc()
+        in_flight = self.metrics.in_flight
+        in_flight.inc()
         try:
             await self.app(scope, receive, send_recording_status)
         finally:
-            self.metrics.in_flight.dec()
-            labels = {
-                "method": scope["method"],
-                "route": route_template(scope),
-                "status_class": f"{status // 100}xx",
-            }
-            self.metrics.requests.labels(**labels).inc()
-            self.metrics.request_duration.labels(**labels).observe(time.perf_counter() - started)
-            if status == CLIENT_CLOSED_REQUEST:
-                self.metrics.abandoned.labels(method=labels["method"], route=labels["route"]).inc()
+            in_flight.dec()
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        method: str = scope["method"]
+        route = route_template(scope)
+        labels = (method, route, _STATUS_CLASSES.get(status) or f"{status // 100}xx")
+        children = self._children.get(labels)
+        if children is None:
+            metrics = self.metrics
+            children = self._children[labels] = (
+                metrics.requests.labels(*labels),
+                metrics.request_duration.labels(*labels),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+        if status == CLIENT_CLOSED_REQUEST:
+            self.metrics.abandoned.labels(method=method, route=route).inc()
+
+
+_STATUS_CLASSES = {status: f"{status // 100}xx" for status in range(100, 600)}

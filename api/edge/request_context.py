@@ -14,14 +14,15 @@ that let it in); health and metrics routes log theirs at debug level only.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
+from collections.abc import Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.edge.hot_routes import ROUTE_TEMPLATE
 from config.logging_setup import request_id_var
 from database.lock_budget import new_request_budget
 
@@ -32,13 +33,17 @@ CLIENT_CLOSED_REQUEST = 499
 UNMATCHED_ROUTE = "<unmatched>"
 
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_REQUEST_ID_NAME = b"x-request-id"
+_NOSNIFF_NAME = b"x-content-type-options"
+_NOSNIFF = (_NOSNIFF_NAME, b"nosniff")
 _QUIET_ROUTES = frozenset({"/health/live", "/health/ready", "/metrics"})
 
 access_logger = logging.getLogger("config_service.access")
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (as a UUID4's hex, without building one)."""
+    return os.urandom(16).hex()
 
 
 def incoming_request_id(scope: Scope) -> str | None:
@@ -52,6 +57,16 @@ def incoming_request_id(scope: Scope) -> str | None:
 
 def route_template(scope: Scope) -> str:
     """`/api/v1/applications/{application_id}`, not the path itself: bounded label values."""
+    # Set by api/edge/hot_routes.py for what it answers, and here once found (metrics and the
+    # access log both ask).
+    known: str | None = scope.get(ROUTE_TEMPLATE)
+    if known is not None:
+        return known
+    template = scope[ROUTE_TEMPLATE] = _route_template(scope)  # asked once the answer is made
+    return template
+
+
+def _route_template(scope: Scope) -> str:
     # FastAPI resolves routes of included routers lazily; the full template (prefix included)
     # is only on its per-request routing context. scope["route"] lacks the prefix there.
     context = scope.get("fastapi", {}).get("effective_route_context")
@@ -94,26 +109,44 @@ class RequestContextMiddleware:
         new_request_budget()
         started = time.perf_counter()
         status = 500
+        logged = False
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, logged
+            kind = message["type"]
+            if kind == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                if REQUEST_ID_HEADER not in headers:
-                    headers.append(REQUEST_ID_HEADER, request_id)
-                headers["X-Content-Type-Options"] = "nosniff"
+                message["headers"] = _with_edge_headers(message.get("headers", ()), request_id)
+            elif kind == "http.response.body" and not message.get("more_body", False):
+                # Logged before the last part goes out, so the line is written by the time the
+                # client has the whole answer.
+                logged = True
+                _log_access(scope, status=status, seconds=time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            _log_access(scope, status=status, seconds=time.perf_counter() - started)
+            if not logged:
+                _log_access(scope, status=status, seconds=time.perf_counter() - started)
+
+
+def _with_edge_headers(
+    headers: Iterable[tuple[bytes, bytes]], request_id: str
+) -> list[tuple[bytes, bytes]]:
+    """The response's headers with the request id (unless it has one) and nosniff (once)."""
+    found = [(name, value) for name, value in headers if name != _NOSNIFF_NAME]
+    if not any(name == _REQUEST_ID_NAME for name, _ in found):
+        found.append((_REQUEST_ID_NAME, request_id.encode("latin-1")))
+    found.append(_NOSNIFF)
+    return found
 
 
 def _log_access(scope: Scope, *, status: int, seconds: float) -> None:
     route = route_template(scope)
     level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
+    if not access_logger.isEnabledFor(level):
+        return
     duration_ms = round(seconds * 1000, 1)
     # Set by api/auth/authorization.py (request.state is the scope's "state").
     caller = scope.get("state", {}).get("caller")

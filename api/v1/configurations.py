@@ -9,14 +9,15 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 
 from api.app_state import DeliveryDep, SettingsDep
 from api.auth.authorization import ApplicationFrom, Permission, requires
+from api.edge.hot_routes import served_raw
 from api.problems.examples import problem_responses
 from api.v1.conditional import ETAG_HEADER_DOC, TAGGED, PreconditionDep
 from api.v1.delivery_reads import (
     DELIVERY_HEADERS_DOC,
     NOT_MODIFIED_WAIT_DOC,
     READ_HEADERS_DOC,
-    delivery_response,
-    read_until_changed,
+    has_configuration_id,
+    read_configuration,
 )
 from api.v1.dependencies import ConfigurationServiceDep
 from api.v1.links import CONFIGURATION_LINKS, LOCATION_HEADER_DOC
@@ -30,7 +31,6 @@ from api.v1.request_bodies import (
     parse_merge_patch,
     require_merge_patch,
 )
-from delivery.reads import by_id
 from models.configuration import (
     Configuration,
     ConfigurationCreate,
@@ -89,9 +89,10 @@ def create_configuration(
         **problem_responses(404, 422, 503, secrets=True),
     },
 )
+@served_raw(read_configuration, accepts=has_configuration_id)
 async def get_configuration(configuration_id: ConfigurationIdPath, request: Request) -> Any:
-    outcome = await read_until_changed(request, by_id(configuration_id))
-    return await delivery_response(request, outcome, document=False)
+    del configuration_id  # validated here, for the requests the edge leaves to the framework
+    return await read_configuration(request)
 
 
 @router.put(

@@ -18,8 +18,10 @@ from api.app_state import get_delivery, get_secret_cipher
 from api.auth.authorization import may_reveal, reauthenticate
 from api.v1.conditional import entity_tag, none_match
 from api.v1.representations import REVEALED_HEADER_DOC, REVEALED_HEADERS, caller_of, record_reveal
-from delivery.reads import Outcome, Source, read_current, wait_for_change
+from api.v1.value_names import names_from_raw_path
+from delivery.reads import Outcome, Source, by_id, by_names, read_current, wait_for_change
 from delivery.response_cache import CachedConfiguration
+from models.fields import parse_resource_id
 
 _WAIT_VALUE = re.compile(r'"?([0-9]{1,9})"?')
 
@@ -186,3 +188,36 @@ async def read_until_changed(request: Request, source: Source) -> Outcome:
         # have expired or lost its binding: 401 (or 403) then, as for a new request.
         after_waiting=lambda: reauthenticate(request),
     )
+
+
+# The raw handlers the edge answers the two reads with (api/edge/hot_routes.py); the routes'
+# endpoints call them too, so both ways give the same answer.
+
+
+def has_configuration_id(request: Request) -> bool:
+    """Whether the path's id is well-formed (otherwise the framework answers its 422)."""
+    try:
+        parse_resource_id(request.path_params["configuration_id"])
+    except ValueError:
+        return False
+    return True
+
+
+async def read_configuration(request: Request) -> Response:
+    """GET /api/v1/configurations/{configuration_id}, authorized."""
+    configuration_id = parse_resource_id(request.path_params["configuration_id"])
+    outcome = await read_until_changed(request, by_id(configuration_id))
+    return await delivery_response(request, outcome, document=False)
+
+
+def without_query(request: Request) -> bool:
+    """A values read without `?revision=` (or anything else the framework validates)."""
+    return not request.scope["query_string"]
+
+
+async def read_document(request: Request) -> Response:
+    """GET /api/v1/values/{application_name}/{configuration_name} (the current revision),
+    authorized."""
+    application_name, name = names_from_raw_path(request)
+    outcome = await read_until_changed(request, by_names(application_name, name))
+    return await delivery_response(request, outcome, document=True)

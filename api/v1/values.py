@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.app_state import get_delivery, get_secret_cipher
 from api.auth.authorization import ApplicationFrom, Permission, requires
+from api.edge.hot_routes import served_raw
 from api.problems.examples import problem_responses
 from api.v1.conditional import entity_tag, none_match
 from api.v1.delivery_reads import (
@@ -20,12 +21,11 @@ from api.v1.delivery_reads import (
     DOCUMENT_EXAMPLE,
     NOT_MODIFIED_WAIT_DOC,
     READ_HEADERS_DOC,
-    delivery_response,
-    read_until_changed,
+    read_document,
+    without_query,
 )
 from api.v1.representations import REVEALED_HEADERS, record_reveal, reveals
 from api.v1.value_names import names_from_raw_path
-from delivery.reads import by_names
 from delivery.response_cache import json_bytes
 from models.fields import MAX_REVISION
 from services.secret_values.views import view
@@ -59,6 +59,7 @@ router = APIRouter(tags=["delivery"])
         **problem_responses(404, 422, 503, secrets=True),
     },
 )
+@served_raw(read_document, accepts=without_query)
 async def get_values(
     request: Request,
     application_name: Annotated[str, Path(description="The application's name.")],
@@ -72,8 +73,7 @@ async def get_values(
     application_name, name = names_from_raw_path(request)
     if revision is not None:
         return await _older_revision(request, application_name, name, revision)
-    outcome = await read_until_changed(request, by_names(application_name, name))
-    return await delivery_response(request, outcome, document=True)
+    return await read_document(request)
 
 
 async def _older_revision(
