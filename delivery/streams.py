@@ -58,8 +58,11 @@ def resume_position(after: int | None, last_event_id: str | None) -> Resume:
         return Resume(after)
     if last_event_id is None or not last_event_id.strip():
         return Resume(None)
-    if last_event_id.strip().isdigit():
-        return Resume(min(int(last_event_id.strip()), MAX_POSITION))
+    stripped = last_event_id.strip()
+    # ASCII digits only: str.isdigit also accepts e.g. '\xb2' (a header decoded as Latin-1),
+    # which int() refuses.
+    if stripped.isascii() and stripped.isdigit():
+        return Resume(min(int(stripped), MAX_POSITION))
     return Resume(None, invalid_last_event_id=last_event_id[:100])
 
 

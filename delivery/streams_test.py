@@ -13,7 +13,7 @@ from conftest import make_settings
 from database.migration_runner import MigrationRunner
 from database.pool import Database
 from delivery.runtime import Delivery
-from delivery.streams import Resume, open_stream
+from delivery.streams import Resume, open_stream, resume_position
 from models.change import ChangeEntry, ChangeKind
 from repositories.change_log_repository import ChangeLogRepository
 from repositories.unit_of_work import unit_of_work_factory
@@ -86,3 +86,11 @@ def _check_live_start(database: Database, settings: Settings) -> None:
     assert opened == ": stream open\n\n"
     assert first.startswith("id: ")
     assert "event: updated\n" in first
+
+
+def test_a_last_event_id_of_digits_outside_ascii_is_no_position() -> None:
+    """Headers arrive decoded as Latin-1: '\xb2' is a digit to str.isdigit but no number to
+    int(), so it must be answered as any other Last-Event-ID that is no position (a reset
+    first), not raise (a 500)."""
+    assert resume_position(None, "\xb2") == Resume(None, invalid_last_event_id="\xb2")
+    assert resume_position(None, " 17 ") == Resume(17)
