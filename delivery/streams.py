@@ -58,8 +58,11 @@ def resume_position(after: int | None, last_event_id: str | None) -> Resume:
         return Resume(after)
     if last_event_id is None or not last_event_id.strip():
         return Resume(None)
-    if last_event_id.strip().isdigit():
-        return Resume(min(int(last_event_id.strip()), MAX_POSITION))
+    stripped = last_event_id.strip()
+    # ASCII digits only: str.isdigit also accepts e.g. '\xb2' (a header decoded as Latin-1),
+    # which int() refuses.
+    if stripped.isascii() and stripped.isdigit():
+        return Resume(min(int(stripped), MAX_POSITION))
     return Resume(None, invalid_last_event_id=last_event_id[:100])
 
 
@@ -163,15 +166,20 @@ async def stream(
     *,
     key_usable: KeyCheck,
     opened: CommittedBefore | None = None,
+    subscribed_at: int | None = None,
 ) -> AsyncIterator[str]:
     """`scope`: only changes of these applications (what the key may read); None: all. Ends,
     without a word, as soon as its key is revoked or expires (checked before each event and
-    each heartbeat): the client's reconnect is then refused."""
+    each heartbeat): the client's reconnect is then refused. `subscribed_at`: the feed's
+    position when `subscription` was made (a stream that starts live sends what the feed
+    published after it, even before this generator first runs); None: the feed's position
+    now."""
     feed = delivery.feed
     heartbeat = delivery.settings.events_heartbeat_seconds
     try:
         yield ": stream open\n\n"
-        position = Position(feed.position if replay is None else replay.last, opened=opened)
+        live_from = feed.position if subscribed_at is None else subscribed_at
+        position = Position(live_from if replay is None else replay.last, opened=opened)
         if resume.invalid_last_event_id is not None:
             yield reset_text(
                 position.last,
@@ -210,6 +218,10 @@ async def open_stream(
     stream starts (so a database failure is raised here, before any response). A stream that
     starts live notes what has committed by now instead (when the database answers)."""
     subscription = delivery.feed.subscribe(application_id)
+    # Everything the feed publishes from now on is in the subscription's queue: a stream that
+    # starts live starts here, not where the feed is once the response first reads the stream
+    # (what it publishes meanwhile, e.g. while the snapshot below is read, would be skipped).
+    subscribed_at = delivery.feed.position
     opened: CommittedBefore | None = None
     try:
         if resume.position is None:
@@ -221,7 +233,14 @@ async def open_stream(
         delivery.feed.unsubscribe(subscription)
         raise
     return stream(
-        delivery, subscription, resume, replay, scope, key_usable=key_usable, opened=opened
+        delivery,
+        subscription,
+        resume,
+        replay,
+        scope,
+        key_usable=key_usable,
+        opened=opened,
+        subscribed_at=subscribed_at,
     )
 
 

@@ -20,7 +20,8 @@ class ChangeKind(StrEnum):
 
 
 class Change(ApiModel):
-    """One change, at its position in the log (positions are gap-free and in commit order)."""
+    """One change, at its position in the log: positions follow the writing transactions' ids
+    (increasing, with gaps), and resuming after a position misses nothing."""
 
     position: int = Field(ge=1, examples=[42])
     kind: ChangeKind = Field(examples=[ChangeKind.UPDATED])

@@ -7,9 +7,14 @@ from models.audit import Actor, AuditAction, AuditEntry, TargetType
 from models.change import ChangeEntry, ChangeKind
 from models.page import Page
 from models.versioned import Precondition, Versioned, last_writer_wins
+from repositories import change_log_repository
 from repositories.errors import DuplicateKey
 from repositories.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from services.errors import ApplicationNameTaken, ApplicationNotFound
+from services.errors import (
+    ApplicationNameTaken,
+    ApplicationNotFound,
+    ApplicationTooLargeToDelete,
+)
 from services.ids import new_id
 from services.preconditions import check_precondition
 from services.write_retry import StaleRead, retry_write
@@ -155,6 +160,12 @@ class ApplicationService:
             current = _current(uow, application_id, precondition)
             # Creating a configuration changes the version, so this list stays complete.
             deleted = uow.change_log.configurations_of(application_id=application_id)
+            # One record per configuration and one for the application, in one transaction.
+            most = change_log_repository.MAX_RECORDS_PER_TRANSACTION
+            if len(deleted) + 1 > most:
+                raise ApplicationTooLargeToDelete(
+                    application_id=application_id, configurations=len(deleted), most=most - 1
+                )
             if not uow.applications.delete_if_version(
                 application_id=application_id, expected_version=current.version
             ):

@@ -10,10 +10,18 @@ import pytest
 
 from database.pool import Database
 from models.application import ApplicationCreate, ApplicationDetail, ApplicationUpdate
+from models.configuration import ConfigurationCreate
 from models.versioned import Precondition, Versioned
+from repositories import change_log_repository
 from repositories.unit_of_work import unit_of_work_factory
 from services.application_service import ApplicationService
-from services.errors import ApplicationNameTaken, ApplicationNotFound, PreconditionFailed
+from services.configuration_service import ConfigurationService
+from services.errors import (
+    ApplicationNameTaken,
+    ApplicationNotFound,
+    Conflict,
+    PreconditionFailed,
+)
 from services.ids import new_id
 from testing.actors import TEST_ACTOR
 
@@ -219,6 +227,34 @@ def test_delete_removes_the_application(service: ApplicationService) -> None:
         service.get(application_id=application_id)
     with pytest.raises(ApplicationNotFound):
         service.delete(application_id=application_id)
+
+
+def test_an_application_with_more_configurations_than_one_transaction_records_is_a_conflict(
+    service: ApplicationService, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its deletion would record one change per configuration and one for itself, more than
+    a transaction's positions hold: a 409 that says what to do, and nothing is deleted (not a
+    500 from the change log)."""
+    application_id = create(service).value.id
+    configurations = ConfigurationService(
+        unit_of_work_factory(database), max_json_depth=32, actor=TEST_ACTOR
+    )
+    for name in ("one", "two"):
+        configurations.create(
+            data=ConfigurationCreate(application_id=application_id, name=name, config={})
+        )
+    # Three records (two configurations, then the application) where two fit.
+    monkeypatch.setattr(change_log_repository, "MAX_RECORDS_PER_TRANSACTION", 2)
+
+    with pytest.raises(Conflict) as raised:
+        service.delete(application_id=application_id)
+
+    assert "delete some of its configurations first" in str(raised.value)
+    assert service.get(application_id=application_id).value.configuration_ids != []
+    monkeypatch.undo()
+    service.delete(application_id=application_id)
+    with pytest.raises(ApplicationNotFound):
+        service.get(application_id=application_id)
 
 
 def test_delete_with_a_stale_precondition_keeps_the_application(

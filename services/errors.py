@@ -54,6 +54,18 @@ class ConfigurationNameTaken(Conflict):
         self.name = name
 
 
+class ApplicationTooLargeToDelete(Conflict):
+    """Deleting the application would record more changes (one per configuration, one for
+    itself) than one transaction's change-log positions hold."""
+
+    def __init__(self, *, application_id: str, configurations: int, most: int) -> None:
+        super().__init__(
+            f"application {application_id} has {configurations} configurations; one deletion "
+            f"records at most {most}: delete some of its configurations first"
+        )
+        self.application_id = application_id
+
+
 @dataclass(frozen=True)
 class FieldProblem:
     """One broken rule: where in what was written (the dotted `field` and, when it has one, an

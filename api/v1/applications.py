@@ -148,7 +148,7 @@ def update_application(
     status_code=204,
     summary="Delete an application and all its configurations",
     dependencies=[requires(Permission.ADMIN)],
-    responses=problem_responses(404, 412, 422, 428, 503),
+    responses=problem_responses(404, 409, 412, 422, 428, 503),
 )
 def delete_application(
     application_id: ApplicationIdPath,
