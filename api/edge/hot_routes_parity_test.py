@@ -9,6 +9,7 @@ path tricks (lower-case ids, encoded characters, dot segments, trailing slashes,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,10 +20,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from api.auth.identity_tokens_test import as_token, bind
 from api.edge.hot_routes import HotRouteMiddleware
+from api.v1.applications_test import unique_name
 from conftest import LiveServer
 from models.api_key import Role
 from testing.api_keys import create_api_key
+from testing.oidc_issuer import OidcIssuer
 
 VARYING_HEADERS = {"date", "x-request-id"}
 
@@ -184,3 +188,61 @@ def test_the_edge_answers_as_the_framework_for_every_caller_and_path(
             routed = client.send(httpx.Request("GET", url, headers=headers))
 
     assert _answer(fast) == _answer(routed)
+
+
+# Identity tokens: the same parity, with the verified-token cache in play (each token is used
+# once before the comparison, so the edge's request finds it kept).
+
+
+def _compare(server: LiveServer, path: str, headers: dict[str, str]) -> int:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        fast = client.get(path, headers=headers)
+        with _framework_only(server):
+            routed = client.get(path, headers=headers)
+    assert _answer(fast) == _answer(routed)
+    return fast.status_code
+
+
+def test_the_edge_answers_identity_tokens_as_the_framework(
+    identity_admin: httpx.Client, identity_server: LiveServer, oidc_issuer: OidcIssuer
+) -> None:
+    a = identity_admin.post("/api/v1/applications", json={"name": unique_name("pa")}).json()
+    b = identity_admin.post("/api/v1/applications", json={"name": unique_name("pb")}).json()
+    secret = identity_admin.post(
+        "/api/v1/configurations",
+        json={
+            "application_id": a["id"],
+            "name": "s",
+            "config": {"password": "hunter2"},
+            "secrets": ["/password"],
+        },
+    ).json()
+    paths = [f"/api/v1/configurations/{secret['id']}", f"/api/v1/values/{a['name']}/s"]
+
+    def token(subject: str, **claims: Any) -> dict[str, str]:
+        return as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject, **claims)))
+
+    on_a, revealing, on_b, deleted = (unique_name(s) for s in ("a", "r", "b", "d"))
+    bind(identity_admin, oidc_issuer, {"sub": on_a}, applications=[a["id"]])
+    bind(
+        identity_admin, oidc_issuer, {"sub": revealing}, applications=[a["id"]], reveal_secrets=True
+    )
+    bind(identity_admin, oidc_issuer, {"sub": on_b}, applications=[b["id"]])
+    gone = bind(identity_admin, oidc_issuer, {"sub": deleted})
+    callers = {
+        "on_a": (token(on_a), 200),
+        "revealing": (token(revealing), 200),
+        "on_b": (token(on_b), 404),
+        "unbound": (token(unique_name("u")), 403),
+        "expired": (token(on_a, iat=int(time.time()) - 600, exp=int(time.time()) - 120), 401),
+        "not_yet_valid": (token(on_a, nbf=int(time.time()) + 600), 401),
+        "wrong_audience": (token(on_a, audience="someone-else"), 401),
+        "deleted": (token(deleted), 403),
+    }
+    deleted_token = callers["deleted"][0]
+    assert httpx.get(identity_server.url + paths[0], headers=deleted_token).status_code == 200
+    identity_admin.delete(f"/api/v1/bindings/{gone}").raise_for_status()
+
+    for path in paths:
+        for name, (headers, status) in callers.items():
+            assert _compare(identity_server, path, headers) == status, (name, path)
