@@ -1,7 +1,7 @@
 """Adversarial parity: every request the edge answers itself gets, byte for byte (request id and
 date aside), the answer FastAPI's router gives when the edge steps aside. The raw handlers are
 switched off for the second request, so this compares the two ways for the very same request
-(a query string does not make the by-id route decline, so it cannot be used to compare them).
+(api/edge/hot_routes_test.py's framework_only).
 
 Callers of every kind (admin, a read key of the application, a read key of another one, a key
 that may reveal secrets, revoked, expired, garbage, none, duplicate Authorization headers) and
@@ -10,8 +10,6 @@ path tricks (lower-case ids, encoded characters, dot segments, trailing slashes,
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +19,7 @@ import httpx
 import pytest
 
 from api.auth.identity_tokens_test import as_token, bind
-from api.edge.hot_routes import HotRouteMiddleware
+from api.edge.hot_routes_test import framework_only
 from api.v1.applications_test import unique_name
 from conftest import LiveServer
 from models.api_key import Role
@@ -29,26 +27,6 @@ from testing.api_keys import create_api_key
 from testing.oidc_issuer import OidcIssuer
 
 VARYING_HEADERS = {"date", "x-request-id"}
-
-
-def _hot_middleware(app: Any) -> HotRouteMiddleware:
-    layer = app.middleware_stack
-    while layer is not None:
-        if isinstance(layer, HotRouteMiddleware):
-            return layer
-        layer = getattr(layer, "app", None)
-    raise AssertionError("no HotRouteMiddleware in the stack")
-
-
-@contextmanager
-def _framework_only(server: LiveServer) -> Iterator[None]:
-    middleware = _hot_middleware(server.app)
-    routes = middleware.routes
-    middleware.routes = ()  # nothing is hot: FastAPI routes every request
-    try:
-        yield
-    finally:
-        middleware.routes = routes
 
 
 def _answer(response: httpx.Response) -> tuple[int, dict[str, str], Any]:
@@ -184,7 +162,7 @@ def test_the_edge_answers_as_the_framework_for_every_caller_and_path(
     url = checked_server.url + world.paths[path]
     with httpx.Client(timeout=30) as client:
         fast = client.send(httpx.Request("GET", url, headers=headers))
-        with _framework_only(checked_server):
+        with framework_only(checked_server):
             routed = client.send(httpx.Request("GET", url, headers=headers))
 
     assert _answer(fast) == _answer(routed)
@@ -197,7 +175,7 @@ def test_the_edge_answers_as_the_framework_for_every_caller_and_path(
 def _compare(server: LiveServer, path: str, headers: dict[str, str]) -> int:
     with httpx.Client(base_url=server.url, timeout=30) as client:
         fast = client.get(path, headers=headers)
-        with _framework_only(server):
+        with framework_only(server):
             routed = client.get(path, headers=headers)
     assert _answer(fast) == _answer(routed)
     return fast.status_code
