@@ -11,11 +11,15 @@ import httpx
 import psycopg2
 import pytest
 
+from api.auth.identity_tokens_test import as_token, bind
 from api.v1.applications_test import unique_name
+from api.v1.values_test import later
 from conftest import LiveServer, admin_client
 from models.api_key import Role
 from testing.api_keys import bearer, create_api_key
 from testing.databases import wait_for_lock_waiters
+from testing.oidc_issuer import OidcIssuer
+from testing.seeding import put_config
 
 
 @pytest.mark.parametrize("query", ["", "?revision=1"])
@@ -64,3 +68,40 @@ def test_a_read_by_names_never_answers_with_another_applications_configuration(
     (answer,) = answers
     assert answer.status_code == 404, answer.text
     assert "beta's" not in answer.text
+
+
+@pytest.mark.parametrize("route", ["by_id", "by_names"])
+def test_a_long_poll_answers_nothing_of_an_application_its_identity_lost_meanwhile(
+    identity_admin: httpx.Client,
+    identity_server: LiveServer,
+    oidc_issuer: OidcIssuer,
+    route: str,
+) -> None:
+    a = identity_admin.post("/api/v1/applications", json={"name": unique_name("a")}).json()
+    b = identity_admin.post("/api/v1/applications", json={"name": unique_name("b")}).json()
+    configuration = identity_admin.post(
+        "/api/v1/configurations",
+        json={"application_id": a["id"], "name": "prod", "config": {"v": 1}},
+    ).json()
+    subject = unique_name("ci")
+    on_a = bind(identity_admin, oidc_issuer, {"sub": subject}, applications=[a["id"]])
+    bind(identity_admin, oidc_issuer, {"sub": subject}, applications=[b["id"]])
+    path = (
+        f"/api/v1/configurations/{configuration['id']}"
+        if route == "by_id"
+        else f"/api/v1/values/{a['name']}/prod"
+    )
+    token = as_token(oidc_issuer.token(oidc_issuer.claims(subject=subject)))
+
+    def lose_a_then_change() -> None:
+        identity_admin.delete(f"/api/v1/bindings/{on_a}").raise_for_status()
+        put_config(identity_admin, configuration["id"], {"v": "after the binding went"})
+
+    with httpx.Client(base_url=identity_server.url, headers=token, timeout=30) as client:
+        assert client.get(path).status_code == 200
+        thread = later(0.3, lose_a_then_change)
+        answer = client.get(path, headers={"If-None-Match": '"1"', "Prefer": "wait=20"})
+        thread.join()
+
+    assert answer.status_code == 404, answer.text
+    assert "after the binding went" not in answer.text
