@@ -85,8 +85,15 @@ class HeaderLimitProtocol(HttpToolsProtocol):
             self.cycle.transport = self._writes  # type: ignore[assignment]
             self._writes.hold_next()
 
+    def shutdown(self) -> None:
+        # uvicorn closes the connection itself (not through the held writes) once its answer is
+        # complete: a head still held (a HEAD's, which has no body to write) goes first.
+        self._writes.flush()
+        super().shutdown()
+
     def _refuse(self) -> None:
         self._discarded = 0
+        self._writes.flush()  # an earlier answer's held head goes before the 431
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete:
             # An earlier request on this connection is still being answered.

@@ -22,6 +22,7 @@ from api.v1.value_names import names_from_raw_path
 from delivery.reads import Outcome, Source, by_id, by_names, read_current, wait_for_change
 from delivery.response_cache import CachedConfiguration
 from models.fields import parse_resource_id
+from services.errors import ApplicationNameNotFound, ConfigurationNotFound
 
 _WAIT_VALUE = re.compile(r'"?([0-9]{1,9})"?')
 
@@ -207,6 +208,10 @@ async def read_configuration(request: Request) -> Response:
     """GET /api/v1/configurations/{configuration_id}, authorized."""
     configuration_id = parse_resource_id(request.path_params["configuration_id"])
     outcome = await read_until_changed(request, by_id(configuration_id))
+    # A long poll's caller is checked again after it waited, and may reach less by then (a
+    # binding deleted while others remain).
+    if not caller_of(request).reaches(outcome.entry.application_id):
+        raise ConfigurationNotFound(configuration_id)
     return await delivery_response(request, outcome, document=False)
 
 
@@ -220,4 +225,15 @@ async def read_document(request: Request) -> Response:
     authorized."""
     application_name, name = names_from_raw_path(request)
     outcome = await read_until_changed(request, by_names(application_name, name))
+    reached(request, outcome.entry.application_id, application_name)
     return await delivery_response(request, outcome, document=True)
+
+
+def reached(request: Request, application_id: str, application_name: str) -> None:
+    """The names were checked before the read, which finds them again: if they came to name
+    another application's configuration in between (a rename; a long poll's re-read after it
+    woke), that one is out of reach unless the caller reaches it too (the same 404 as for an
+    application it does not reach). A long poll's caller, checked again after it waited, may
+    also reach less by then (a binding deleted while others remain)."""
+    if not caller_of(request).reaches(application_id):
+        raise ApplicationNameNotFound(application_name)

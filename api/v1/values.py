@@ -21,6 +21,7 @@ from api.v1.delivery_reads import (
     DOCUMENT_EXAMPLE,
     NOT_MODIFIED_WAIT_DOC,
     READ_HEADERS_DOC,
+    reached,
     read_document,
     without_query,
 )
@@ -86,11 +87,10 @@ async def _older_revision(
         name=name,
         revision=revision,
     )
-    application_id = ""
-    if found.secrets:  # only then does it matter whose it is
-        # By the revision's own configuration, not by name again: a rename in between must not
-        # judge one application's secrets by another's permission.
-        application_id = await delivery.owner_of(found.configuration_id) or ""
+    # By the revision's own configuration, not by name again: a rename in between must neither
+    # show another application's document nor judge its secrets by this one's permission.
+    application_id = await delivery.owner_of(found.configuration_id) or ""
+    reached(request, application_id, application_name)
     revealing = reveals(request, application_id=application_id, secrets=found.secrets)
     headers = {
         "ETag": entity_tag(found.revision, revealed=revealing),
