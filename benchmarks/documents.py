@@ -38,7 +38,7 @@ QUICK = DataSet(
     secret_configurations=5,
     large=1,
     huge=1,
-    listed=150,
+    listed=200,
     deep_after=100,
     extra=240,
 )

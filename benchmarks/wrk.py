@@ -102,7 +102,11 @@ def put_script(paths: list[str], etags: list[str], headers: dict[str, str], padd
         "  counter = counter + 1\n"
         '  local body = \'{"config": {"counter": \' .. counter ..'
         " ', \"padding\": \"' .. padding .. '\"}}'\n"
-        "  return wrk.format('PUT', path, {['If-Match'] = etag}, body)\n"
+        # wrk.format uses the headers it is given instead of wrk.headers: pass them all.
+        "  local headers = {}\n"
+        "  for name, value in pairs(wrk.headers) do headers[name] = value end\n"
+        "  headers['If-Match'] = etag\n"
+        "  return wrk.format('PUT', path, headers, body)\n"
         "end\n"
         "response = function(status, headers, body)\n"
         "  if status == 412 then\n"
