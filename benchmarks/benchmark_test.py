@@ -1,0 +1,61 @@
+"""`pipenv run bench --quick` runs end to end on the test database server: every figure is
+measured without errors, the table and the targets are printed, and the database it made is
+gone afterwards. Its figures are printed, never asserted."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+from benchmarks import benchmark
+from benchmarks.documents import QUICK
+from benchmarks.report import PUT_CONNECTIONS
+from testing.databases import server_dsn
+
+SCENARIOS_PER_WORKER_COUNT = 6 + len(PUT_CONNECTIONS) + 4
+
+
+def benchmark_databases(server_url: str) -> set[str]:
+    connection = psycopg2.connect(server_dsn(server_url))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'config_service_benchmark_%'"
+            )
+            return {row[0] for row in cursor.fetchall()}
+    finally:
+        connection.close()
+
+
+def test_the_quick_benchmark_measures_everything_without_errors(
+    server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", server_url)
+    before = benchmark_databases(server_url)
+
+    arguments = ["--quick", "--seconds", "1", "--workers", "2", "--samples", "3"]
+    assert benchmark.main(arguments) == 0
+
+    output = capsys.readouterr().out
+    rows = [line.split(" | ") for line in output.splitlines() if line.startswith("| ")]
+    figures = [row for row in rows if row[0] in {"| 1", "| 2"} and len(row) == 8]
+    scenarios = [(row[0], row[1]) for row in figures]
+    assert scenarios.count(("| 1", "GET /health/live (ceiling)")) == 1
+    assert ("| 1", "bare FastAPI app, fixed bytes") in scenarios
+    assert len(figures) == 1 + 2 * SCENARIOS_PER_WORKER_COUNT
+    assert [row[6] for row in figures] == ["0"] * len(figures)  # errors, 412s included
+    assert {row[1] for row in figures} >= {
+        "GET by id, secrets masked",
+        "GET by name, identity token (JWT)",
+        "PUT with If-Match, 32 connections",
+        "GET list, page of 100 after 100",
+        f"GET by id, {QUICK.total_after_extra:,} configurations",
+    }
+    latencies = [row for row in rows if row[1] == "write on one, long poll answered on the other"]
+    assert [row[0] for row in latencies] == ["| 1", "| 2"]
+    assert [row[-1] for row in latencies] == ["3 |", "3 |"]
+    judged = [row for row in rows if row[-1] in {"✓ |", "missed |", "- |"}]
+    assert len(judged) == 20
+    assert "`pipenv run bench --quick --seconds 1 --workers 2 --samples 3` on " in output
+    assert "bulk step: 240 more configurations through the service's create" in output
+    assert benchmark_databases(server_url) == before
