@@ -49,6 +49,7 @@ from benchmarks.report import (
 from benchmarks.seeding import SEED_THREADS, Seeded, seed_extra_in_bulk, seed_through_api
 from benchmarks.server import Server, admin_key, running_bare_app, running_server
 from benchmarks.sessions import SessionCounter
+from benchmarks.waiters import many_waiters, raise_open_files_limit
 from benchmarks.wrk import Throughput, get_script, put_script, run_wrk, wrk_path
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
@@ -127,11 +128,12 @@ class Paths:
     masked: list[str]
     writes: list[str]
     latency: str
+    waiters: str
 
 
 def read_paths(seeded: Seeded) -> Paths:
     """Reads avoid the configurations the run writes, so a 304 stays a 304."""
-    writable = seeded.writable(max(PUT_CONNECTIONS) + 1)
+    writable = seeded.writable(max(PUT_CONNECTIONS) + 2)
     written = set(writable)
     secret = set(seeded.secret)
     plain = [item for item in seeded.small if item not in written and item not in secret]
@@ -139,8 +141,9 @@ def read_paths(seeded: Seeded) -> Paths:
         by_id=[f"/api/v1/configurations/{item.id}" for item in plain],
         by_name=[f"/api/v1/values/{item.application_name}/{item.name}" for item in plain],
         masked=[f"/api/v1/configurations/{item.id}" for item in seeded.secret],
-        writes=[f"/api/v1/configurations/{item.id}" for item in writable[:-1]],
-        latency=writable[-1].id,
+        writes=[f"/api/v1/configurations/{item.id}" for item in writable[:-2]],
+        latency=writable[-2].id,
+        waiters=writable[-1].id,
     )
 
 
@@ -211,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, help="the many-worker count (default: the CPUs this may use)"
     )
     parser.add_argument("--samples", type=int, help="change-to-client samples (200; --quick: 5)")
+    parser.add_argument(
+        "--waiters",
+        type=int,
+        default=0,
+        help="also hold this many concurrent long polls on one instance (0: skip)",
+    )
     arguments = parser.parse_args(argv)
     data = QUICK if arguments.quick else DataSet()
     seconds = arguments.seconds or (1.0 if arguments.quick else 10.0)
@@ -231,13 +240,42 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(seconds=seconds, use_wrk=use_wrk, report=print, sessions=sessions)
             bench.report(f"{machine()}, PostgreSQL {sessions.server_version()}")
             key = admin_key(database_url)
-            measure_all(bench, database_url, key, data, many=many, samples=samples)
+            measure_all(
+                bench,
+                database_url,
+                key,
+                data,
+                many=many,
+                samples=samples,
+                waiters=arguments.waiters,
+            )
             print_results(bench, data, many=many, seconds=seconds, arguments=argv)
     return 0
 
 
+def report_waiters(bench: Bench, writer: Server, waiter: Server, target: str, count: int) -> None:
+    """`count` long polls held on one single-process instance: memory each, and how fast one
+    write answers them all (the RSS is the server process's, hence one worker only)."""
+    limit = raise_open_files_limit()
+    per_waiter, answered, woken = many_waiters(waiter, writer, target, count=count)
+    line = (
+        f"{count:,} concurrent long polls on one instance (WORKERS=1, open files limit {limit}):"
+        f" {per_waiter / 1024:.1f} KiB RSS per waiter; one write answered {woken:,} with 200"
+        f" in {answered * 1000:.0f} ms"
+    )
+    bench.run.notes.append(line)
+    bench.report(f"  {line}")
+
+
 def measure_all(
-    bench: Bench, database_url: str, key: str, data: DataSet, *, many: int, samples: int
+    bench: Bench,
+    database_url: str,
+    key: str,
+    data: DataSet,
+    *,
+    many: int,
+    samples: int,
+    waiters: int,
 ) -> None:
     counts = sorted({1, many})
     secrets_key = base64.b64encode(os.urandom(32)).decode()
@@ -269,6 +307,8 @@ def measure_all(
                         f"  WORKERS={workers} change to client across two instances:"
                         f" p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(delays)} samples)"
                     )
+                    if waiters and workers == 1:
+                        report_waiters(bench, server, other, paths.waiters, waiters)
         seed_extra_in_bulk(database_url, seeded, data.extra, bench.seeding)
         large_figures(bench, database_url, key, base, seeded, data, counts)
 
@@ -341,6 +381,7 @@ def print_results(
             f" | {p50:.1f} | {p99:.1f} | {count} |"
             for workers, (p50, p99, count) in sorted(bench.run.latencies.items())
         ),
+        *(["", *bench.run.notes] if bench.run.notes else []),
         "",
         *target_table(
             targets(

@@ -33,7 +33,7 @@ def test_the_quick_benchmark_measures_everything_without_errors(
     monkeypatch.setenv("DATABASE_URL", server_url)
     before = benchmark_databases(server_url)
 
-    arguments = ["--quick", "--seconds", "1", "--workers", "2", "--samples", "3"]
+    arguments = ["--quick", "--seconds", "1", "--workers", "2", "--samples", "3", "--waiters", "20"]
     assert benchmark.main(arguments) == 0
 
     output = capsys.readouterr().out
@@ -56,6 +56,11 @@ def test_the_quick_benchmark_measures_everything_without_errors(
     assert [row[-1] for row in latencies] == ["3 |", "3 |"]
     judged = [row for row in rows if row[-1] in {"✓ |", "missed |", "- |"}]
     assert len(judged) == 20
-    assert "`pipenv run bench --quick --seconds 1 --workers 2 --samples 3` on " in output
+    assert (
+        "`pipenv run bench --quick --seconds 1 --workers 2 --samples 3 --waiters 20` on " in output
+    )
+    waiters = "20 concurrent long polls on one instance (WORKERS=1, open files limit "
+    assert output.count(waiters) == 2
+    assert "one write answered 20 with 200 in " in output
     assert "bulk step: 240 more configurations through the service's create" in output
     assert benchmark_databases(server_url) == before

@@ -53,6 +53,7 @@ class Run:
     seeding: list[str] = field(default_factory=list)
     latencies: dict[int, tuple[float, float, int]] = field(default_factory=dict)
     start_up_seconds: dict[int, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def rate(self, workers: int, scenario: str) -> float | None:
         for figure in self.figures:
