@@ -49,7 +49,7 @@ def test_the_quick_benchmark_measures_everything_without_errors(
         "GET by name, identity token (JWT)",
         "PUT with If-Match, 32 connections",
         "GET list, page of 100 after 100",
-        f"GET by id, {QUICK.total_after_extra:,} configurations",
+        f"GET by id among {QUICK.total_after_extra:,} configurations",
     }
     latencies = [row for row in rows if row[1] == "write on one, long poll answered on the other"]
     assert [row[0] for row in latencies] == ["| 1", "| 2"]

@@ -22,7 +22,7 @@ PUT = "PUT with If-Match, {} connections"
 PUT_CONNECTIONS = (1, 8, 32)
 FIRST_PAGE = "GET list, first page of 100"
 DEEP_PAGE = "GET list, page of 100 after {:,}"
-BY_ID_LARGE = "GET by id, {:,} configurations"
+BY_ID_LARGE = "GET by id among {:,} configurations"
 READS_AT_CEILING = (BY_ID, BY_NAME, NOT_MODIFIED, MASKED, JWT)
 
 BARE_RATIO = 0.8

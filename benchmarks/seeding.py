@@ -60,7 +60,7 @@ class Seeded:
         return (chosen + rest)[:count]
 
 
-def _in_threads(
+def in_threads(
     items: list[Item],
     work: Callable[[httpx.Client, Item], Made],
     make_client: Callable[[], httpx.Client],
@@ -109,7 +109,7 @@ def seed_through_api(
         return str(body["id"]), name
 
     started = time.monotonic()
-    seeded.applications = _in_threads(list(range(data.applications + 1)), application, make_client)
+    seeded.applications = in_threads(list(range(data.applications + 1)), application, make_client)
     (seeded.listed_application, _), *seeded.applications = seeded.applications
     _timed(report, f"{data.applications + 1:,} applications", started, data.applications + 1)
 
@@ -132,14 +132,14 @@ def seed_through_api(
         for index in range(data.configurations)
     ]
     started = time.monotonic()
-    seeded.small = _in_threads(specs, configuration, make_client)
+    seeded.small = in_threads(specs, configuration, make_client)
     seeded.secret = seeded.small[: data.secret_configurations]
     _timed(report, f"{data.configurations:,} configurations of ~1 KB", started, len(specs))
 
     sized = [LARGE_BYTES] * data.large + [HUGE_BYTES] * data.huge
     big = [(data.configurations + offset, 0, size, False) for offset, size in enumerate(sized)]
     started = time.monotonic()
-    seeded.large = _in_threads(big, configuration, make_client)
+    seeded.large = in_threads(big, configuration, make_client)
     _timed(report, f"{data.large} of 100 KB and {data.huge} of 1 MB", started, len(big))
 
     def listed(client: httpx.Client, index: int) -> str:
@@ -152,7 +152,7 @@ def seed_through_api(
 
     started = time.monotonic()
     # Lists are ordered by id (ULIDs: creation order, written in uppercase).
-    seeded.listed = sorted(_in_threads(list(range(data.listed)), listed, make_client))
+    seeded.listed = sorted(in_threads(list(range(data.listed)), listed, make_client))
     _timed(
         report, f"{data.listed:,} configurations in one application (lists)", started, data.listed
     )
