@@ -42,6 +42,7 @@ from benchmarks.report import (
     PUT_CONNECTIONS,
     Figure,
     Run,
+    errors_cell,
     machine,
     table,
     target_table,
@@ -119,7 +120,7 @@ class Bench:
             f"  WORKERS={workers} {scenario}: {measured.requests_per_second:,.0f}/s"
             f" ({'-' if ratio is None else f'{ratio:.2f}'} of ceiling),"
             f" p50 {measured.p50_ms:.2f} ms, p99 {measured.p99_ms:.2f} ms,"
-            f" {measured.errors} errors, {figure.sessions} PostgreSQL sessions opened"
+            f" {errors_cell(measured)} errors, {figure.sessions} PostgreSQL sessions opened"
         )
 
 

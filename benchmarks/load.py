@@ -18,43 +18,47 @@ from benchmarks.wrk import Throughput
 Request = Callable[[httpx.Client, int, random.Random], httpx.Response]
 
 
-def summarise(latencies: list[float], errors: int, seconds: float) -> Throughput:
+def summarise(
+    latencies: list[float], errors: int, seconds: float, conflicts: int = 0
+) -> Throughput:
     """Rate, median and 99th percentile (ms) of `latencies` (seconds) over `seconds`."""
     ordered = sorted(latencies)
     if len(ordered) < 2:  # noqa: PLR2004
         only = ordered[0] * 1000 if ordered else 0.0
-        return Throughput(len(ordered) / seconds, only, only, errors)
+        return Throughput(len(ordered) / seconds, only, only, errors, conflicts)
     cuts = statistics.quantiles(ordered, n=100)
-    return Throughput(len(ordered) / seconds, cuts[49] * 1000, cuts[98] * 1000, errors)
+    return Throughput(len(ordered) / seconds, cuts[49] * 1000, cuts[98] * 1000, errors, conflicts)
 
 
 def run(base_url: str, request: Request, *, seconds: float, threads: int) -> Throughput:
     """`request` again and again from `threads` threads for `seconds`."""
     latencies: list[float] = []
-    errors = [0]
+    errors = [0, 0]  # all, and 412s
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
     def worker(slot: int) -> None:
         rng = random.Random(slot)  # noqa: S311 (load shape, not security)  # nosec B311
         mine: list[float] = []
-        failed = 0
+        failed = conflicts = 0
         with httpx.Client(base_url=base_url, timeout=30) as client:
             while time.monotonic() < stop_at:
                 started = time.perf_counter()
                 response = request(client, slot, rng)
                 mine.append(time.perf_counter() - started)
                 failed += response.status_code >= httpx.codes.BAD_REQUEST
+                conflicts += response.status_code == httpx.codes.PRECONDITION_FAILED
         with lock:
             latencies.extend(mine)
             errors[0] += failed
+            errors[1] += conflicts
 
     workers = [threading.Thread(target=worker, args=(slot,)) for slot in range(threads)]
     for thread in workers:
         thread.start()
     for thread in workers:
         thread.join()
-    return summarise(latencies, errors[0], seconds)
+    return summarise(latencies, errors[0], seconds, errors[1])
 
 
 def gets(paths: list[str], headers: dict[str, str]) -> Request:

@@ -127,10 +127,10 @@ def test_a_figure_not_measured_is_neither_met_nor_missed() -> None:
     assert {target.met for target in found} == {None}
 
 
-def test_put_growth_needs_half_again_at_8_and_no_drop_at_32() -> None:
-    assert put_growth(2, [100.0, 150.0, 150.0]).met is True
-    assert put_growth(2, [100.0, 149.0, 200.0]).met is False
-    assert put_growth(2, [100.0, 200.0, 199.0]).met is False
+def test_put_growth_needs_twice_the_rate_at_8_and_no_drop_at_32() -> None:
+    assert put_growth(2, [100.0, 200.0, 200.0]).met is True
+    assert put_growth(2, [100.0, 199.0, 300.0]).met is False
+    assert put_growth(2, [100.0, 250.0, 249.0]).met is False
     assert put_growth(2, [100.0, None, 199.0]) == Target(
         "WORKERS=2: PUT grows with connections (1, 8, 32)", "not measured", None
     )
@@ -143,6 +143,16 @@ def test_ratios_are_to_the_ceiling_of_the_same_worker_count_and_phase() -> None:
     assert "| 1 | GET by id | 8,500 | 0.94 | 1.00 | 2.00 | 0 | 0 |" in rows
     assert "| 2 | GET by id | 15,000 | 0.94 | 1.00 | 2.00 | 0 | 0 |" in rows
     assert "| 2 | GET list, first page of 100 | 1,000 | 0.11 | 1.00 | 2.00 | 0 | 0 |" in rows
+
+
+def test_an_errors_cell_says_how_many_were_412s() -> None:
+    run = Run(
+        figures=[figure(1, CEILING, 100), Figure(1, PUT.format(8), Throughput(50, 1, 2, 7, 3))]
+    )
+    assert (
+        table(run)[-1]
+        == "| 1 | PUT with If-Match, 8 connections | 50 | 0.50 | 1.00 | 2.00 | 7 (3 of them 412) | - |"
+    )
 
 
 def test_target_rows_carry_a_check_mark_or_missed() -> None:

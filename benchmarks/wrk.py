@@ -23,6 +23,8 @@ class Throughput:
     p99_ms: float
     # Answers of 400 or more (a 412 of a PUT with If-Match among them), and socket errors.
     errors: int
+    # Of those, 412s (only PUTs with If-Match count them).
+    conflicts: int = 0
 
 
 def wrk_path() -> str | None:
@@ -47,8 +49,13 @@ def parse_wrk(output: str) -> Throughput:
     socket_errors = re.search(r"Socket errors:(.*)", output)
     if socket_errors is not None:
         errors += sum(int(count) for count in re.findall(r"\d+", socket_errors.group(1)))
+    conflicts = re.search(r"Precondition failed \(412\): (\d+)", output)
     return Throughput(
-        float(rate.group(1)), _seconds(p50.group(1)) * 1000, _seconds(p99.group(1)) * 1000, errors
+        float(rate.group(1)),
+        _seconds(p50.group(1)) * 1000,
+        _seconds(p99.group(1)) * 1000,
+        errors,
+        int(conflicts.group(1)) if conflicts else 0,
     )
 
 
@@ -74,8 +81,9 @@ def get_script(paths: list[str], headers: dict[str, str]) -> str:
 
 def put_script(paths: list[str], etags: list[str], headers: dict[str, str], padding: int) -> str:
     """PUTs with `If-Match`, one wrk thread (and connection) per path: each thread writes its
-    own configuration, and takes the ETag of each answer (or a 412's `current_etag`) for the
-    next request, so a 412 is an error the run reports rather than a state it stays in."""
+    own configuration, and takes the ETag of each answer (or a 412's current revision) for the
+    next request, so a 412 is an error the run counts and reports (a line that parse_wrk
+    reads) rather than a state it stays in."""
     header_lines = "".join(
         f"wrk.headers[{_lua_string(name)}] = {_lua_string(value)}\n"
         for name, value in headers.items()
@@ -86,14 +94,17 @@ def put_script(paths: list[str], etags: list[str], headers: dict[str, str], padd
         f"local paths = {{{listed_paths}}}\n"
         f"local etags = {{{listed_etags}}}\n"
         "local next_thread = 1\n"
+        "local threads = {}\n"
         "setup = function(thread)\n"
         "  thread:set('slot', next_thread)\n"
+        "  table.insert(threads, thread)\n"
         "  next_thread = next_thread + 1\n"
         "end\n"
         f"{header_lines}"
         "wrk.headers['Content-Type'] = 'application/json'\n"
         f"local padding = string.rep('p', {padding})\n"
         "local counter = 0\n"
+        "conflicts = 0\n"
         "init = function(args)\n"
         "  path = paths[slot]\n"
         "  etag = etags[slot]\n"
@@ -110,11 +121,17 @@ def put_script(paths: list[str], etags: list[str], headers: dict[str, str], padd
         "end\n"
         "response = function(status, headers, body)\n"
         "  if status == 412 then\n"
+        "    conflicts = conflicts + 1\n"
         "    local revision = string.match(body, '\"current_revision\"%s*:%s*(%d+)')\n"
         "    if revision then etag = '\"' .. revision .. '\"' end\n"
         "  else\n"
         "    etag = headers['etag'] or headers['ETag'] or etag\n"
         "  end\n"
+        "end\n"
+        "done = function(summary, latency, requests)\n"
+        "  local total = 0\n"
+        "  for _, thread in ipairs(threads) do total = total + thread:get('conflicts') end\n"
+        "  io.write(string.format('Precondition failed (412): %d\\n', total))\n"
         "end\n"
     )
 

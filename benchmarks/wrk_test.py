@@ -30,6 +30,12 @@ def test_wrk_output_gives_rate_latencies_in_ms_and_every_error() -> None:
     assert parse_wrk(OUTPUT) == Throughput(1234.5, 0.812, 1500.0, 12)
 
 
+def test_the_put_script_s_count_of_412s_is_read() -> None:
+    measured = parse_wrk(OUTPUT + "Precondition failed (412): 5\n")
+    assert (measured.errors, measured.conflicts) == (12, 5)
+    assert parse_wrk(OUTPUT).conflicts == 0
+
+
 def test_output_without_errors_counts_none() -> None:
     clean = "\n".join(
         line for line in OUTPUT.splitlines() if "errors" not in line and "Non-2xx" not in line
@@ -71,7 +77,7 @@ def test_a_put_with_a_stale_etag_is_one_error_and_the_next_ones_succeed(
         measured = run_wrk(server.url, script, seconds=1, connections=1, threads=1)
         after = client.get(path)
 
-    assert measured.errors == 1
+    assert (measured.errors, measured.conflicts) == (1, 1)
     assert measured.requests_per_second > 0
     assert after.json()["config"]["padding"] == "p" * 10
     assert after.json()["revision"] >= 2
