@@ -150,8 +150,8 @@ def test_an_errors_cell_says_how_many_were_412s() -> None:
         figures=[figure(1, CEILING, 100), Figure(1, PUT.format(8), Throughput(50, 1, 2, 7, 3))]
     )
     assert (
-        table(run)[-1]
-        == "| 1 | PUT with If-Match, 8 connections | 50 | 0.50 | 1.00 | 2.00 | 7 (3 of them 412) | - |"
+        table(run)[-1] == "| 1 | PUT with If-Match, 8 connections | 50 | 0.50 | 1.00 | 2.00"
+        " | 7 (3 of them 412) | - |"
     )
 
 
