@@ -20,12 +20,12 @@ import json
 import os
 import random
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from benchmarks import load
-from benchmarks.documents import QUICK, SMALL_BYTES, DataSet
+from benchmarks.documents import QUICK, DataSet
+from benchmarks.identity_reads import IDENTITY_SUBJECT, bind_token, wait_for_token
 from benchmarks.latency import change_to_client, p50_p99_ms
+from benchmarks.measuring import PYTHON_THREADS, READ_CONNECTIONS, Bench
 from benchmarks.report import (
     BARE,
     BY_ID,
@@ -40,9 +40,6 @@ from benchmarks.report import (
     NOT_MODIFIED,
     PUT,
     PUT_CONNECTIONS,
-    Figure,
-    Run,
-    errors_cell,
     machine,
     table,
     target_table,
@@ -53,75 +50,12 @@ from benchmarks.server import Server, admin_key, running_bare_app, running_serve
 from benchmarks.sessions import SessionCounter
 from benchmarks.waiters import many_waiters, raise_open_files_limit
 from benchmarks.warm_up import warm_up
-from benchmarks.wrk import Throughput, get_script, put_script, run_wrk, wrk_path
+from benchmarks.wrk import wrk_path
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url
 from testing.databases import temporary_database
-from testing.oidc_issuer import OidcIssuer, run_oidc_issuer, trusting
-
-READ_CONNECTIONS = 32
-PYTHON_THREADS = 8
-IDENTITY_SUBJECT = "benchmark-reader"
-PUT_PADDING = SMALL_BYTES - 60  # the PUT body's config is about 1 KB
-
-
-@dataclass
-class Bench:
-    """One run's fixed parts: where load goes, how long, and what it found."""
-
-    seconds: float
-    use_wrk: bool
-    report: Callable[[str], None]
-    sessions: SessionCounter
-    run: Run = field(default_factory=Run)
-
-    def gets(self, url: str, paths: list[str], headers: dict[str, str]) -> Throughput:
-        if self.use_wrk:
-            return run_wrk(
-                url,
-                get_script(paths, headers),
-                seconds=self.seconds,
-                connections=READ_CONNECTIONS,
-                threads=1,
-            )
-        return load.run(
-            url, load.gets(paths, headers), seconds=self.seconds, threads=PYTHON_THREADS
-        )
-
-    def puts(
-        self, url: str, paths: list[str], etags: list[str], headers: dict[str, str]
-    ) -> Throughput:
-        if self.use_wrk:
-            script = put_script(paths, etags, headers, PUT_PADDING)
-            count = len(paths)
-            return run_wrk(url, script, seconds=self.seconds, connections=count, threads=count)
-        request = load.puts(paths, etags, headers, PUT_PADDING)
-        return load.run(url, request, seconds=self.seconds, threads=len(paths))
-
-    def seeding(self, line: str) -> None:
-        self.run.seeding.append(line)
-        self.report(line)
-
-    def measure(
-        self,
-        workers: int,
-        scenario: str,
-        action: Callable[[], Throughput],
-        *,
-        ceiling: str = CEILING,
-    ) -> None:
-        before = self.sessions.opened()
-        measured = action()
-        figure = Figure(workers, scenario, measured, self.sessions.opened() - before, ceiling)
-        self.run.figures.append(figure)
-        ratio = self.run.ratio(figure)
-        self.report(
-            f"  WORKERS={workers} {scenario}: {measured.requests_per_second:,.0f}/s"
-            f" ({'-' if ratio is None else f'{ratio:.2f}'} of ceiling),"
-            f" p50 {measured.p50_ms:.2f} ms, p99 {measured.p99_ms:.2f} ms,"
-            f" {errors_cell(measured)} errors, {figure.sessions} PostgreSQL sessions opened"
-        )
+from testing.oidc_issuer import run_oidc_issuer, trusting
 
 
 @dataclass(frozen=True)
@@ -185,38 +119,6 @@ def reads_and_writes(bench: Bench, server: Server, workers: int, paths: Paths, t
             PUT.format(count),
             lambda: bench.puts(url, chosen, etags, key),  # noqa: B023
         )
-
-
-def wait_for_token(server: Server, path: str, token: str) -> None:
-    """The service fetches the issuer's keys in the background: until then tokens get 401."""
-    import time  # noqa: PLC0415 (only here)
-
-    deadline = time.monotonic() + 30
-    with server.client() as client:
-        while True:
-            response = client.get(path, headers={"Authorization": f"Bearer {token}"})
-            if response.status_code == 200:  # noqa: PLR2004
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"a read with the identity token answered {response.text}")
-            time.sleep(0.1)
-
-
-def bind_token(server: Server, issuer: OidcIssuer) -> None:
-    """A binding that lets the benchmark's identity read every application."""
-    with server.client() as client:
-        response = client.post(
-            "/api/v1/bindings",
-            json={
-                "name": "benchmark reader",
-                "issuer": issuer.url,
-                "claims": {"sub": IDENTITY_SUBJECT},
-                "role": "read",
-                "applications": None,
-            },
-        )
-    if response.status_code != 201:  # noqa: PLR2004
-        raise RuntimeError(f"creating the binding answered {response.status_code}: {response.text}")
 
 
 def main(argv: list[str] | None = None) -> int:
