@@ -20,6 +20,7 @@ import json
 import os
 import random
 import sys
+import time
 from dataclasses import dataclass
 
 from benchmarks.documents import QUICK, DataSet
