@@ -23,6 +23,8 @@ from repositories.unit_of_work import UnitOfWork
 from services.configuration_service import ConfigurationService
 
 SEED_THREADS = 16
+SEED_ATTEMPTS = 10
+MAX_RETRY_SECONDS = 5.0
 BULK_BATCH = 1_000
 BULK_ACTOR = Actor(key_id=None, key_name="benchmark bulk step")
 
@@ -86,11 +88,17 @@ def in_threads(
             client.close()
 
 
-def _created(response: httpx.Response) -> dict[str, Any]:
+def _created(client: httpx.Client, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """POST `payload`, retried as a client should on a 503 (writers that queue on one row, as
+    creates in one application do, may wait longer than the lock budget on a busy machine)."""
+    for _ in range(SEED_ATTEMPTS):
+        response = client.post(path, json=payload)
+        if response.status_code != httpx.codes.SERVICE_UNAVAILABLE:
+            break
+        time.sleep(min(float(response.headers.get("retry-after", "1")), MAX_RETRY_SECONDS))
     if response.status_code != httpx.codes.CREATED:
         raise RuntimeError(
-            f"seeding: {response.request.method} {response.url.path} answered"
-            f" {response.status_code}: {response.text[:500]}"
+            f"seeding: POST {path} answered {response.status_code}: {response.text[:500]}"
         )
     body: dict[str, Any] = response.json()
     return body
@@ -105,7 +113,7 @@ def seed_through_api(
 
     def application(client: httpx.Client, index: int) -> tuple[str, str]:
         name = f"bench-{tag}-{index:05d}"
-        body = _created(client.post("/api/v1/applications", json={"name": name}))
+        body = _created(client, "/api/v1/applications", {"name": name})
         return str(body["id"]), name
 
     started = time.monotonic()
@@ -124,7 +132,7 @@ def seed_through_api(
         }
         if secret:
             payload["secrets"] = ["/database/password"]
-        body = _created(client.post("/api/v1/configurations", json=payload))
+        body = _created(client, "/api/v1/configurations", payload)
         return Configuration(str(body["id"]), application_name, name)
 
     specs = [
@@ -148,7 +156,7 @@ def seed_through_api(
             "name": f"l{index:06d}",
             "config": document(index, SMALL_BYTES),
         }
-        return str(_created(client.post("/api/v1/configurations", json=payload))["id"])
+        return str(_created(client, "/api/v1/configurations", payload)["id"])
 
     started = time.monotonic()
     # Lists are ordered by id (ULIDs: creation order, written in uppercase).
