@@ -107,7 +107,7 @@ def warm(bench: Bench, server: Server, workers: int, paths: list[str]) -> None:
     passes = workers + 1
     seconds = warm_up(server, paths, passes=passes)
     bench.report(
-        f"  WORKERS={workers} warm-up: {len(paths):,} configurations read {passes} times"
+        f"  WORKERS={workers} warm-up: {len(paths):,} paths read {passes} times each"
         f" in {seconds:.1f} s"
     )
 
