@@ -83,7 +83,7 @@ def _ratio_target(
     if numerator is None or not denominator:
         return Target(name, "not measured", None)
     ratio = numerator / denominator
-    return Target(name, f"{ratio:.2f} (needs {at_least:g})", ratio >= at_least)
+    return Target(name, f"{ratio:.3f} (needs {at_least:g})", ratio >= at_least)
 
 
 def targets(run: Run, *, workers: int, large: int, deep_after: int) -> list[Target]:
