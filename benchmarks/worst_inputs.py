@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from benchmarks.server import running_server
+from benchmarks.server import admin_key, running_server
 from config.settings import load_settings
 from database.migration_runner import MigrationRunner
 from database.url import resolve_database_url
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None, report: Callable[[str], None] = print) -
     with temporary_database(postgresql, prefix="config_service_worst") as database_url:
         MigrationRunner(database_url).up()
         with (
-            running_server(database_url) as server,
+            running_server(database_url, key=admin_key(database_url)) as server,
             server.client(timeout=120) as client,
         ):
             application = client.post("/api/v1/applications", json={"name": "worst-inputs"})
