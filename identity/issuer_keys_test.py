@@ -201,12 +201,18 @@ def test_a_waiter_that_gives_up_does_not_cancel_the_fetch(issuer: OidcIssuer) ->
 
     async def scenario(keys: IssuerKeys, clock: Clock) -> str | None:
         waiter = asyncio.create_task(keys.key_for(kid=issuer.key("RS256").kid, algorithm="RS256"))
-        await asyncio.sleep(0.05)
+        for _ in range(1000):  # until the fetch has reached the issuer (bounded: 10 s)
+            if issuer.fetch_count() >= 1:
+                break
+            await asyncio.sleep(0.01)
         waiter.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiter
         issuer.answer(JWKS_PATH, None)
-        await asyncio.sleep(0.4)  # the first fetch ends (with the empty answer it was sent)
+        for _ in range(1000):  # the first fetch ends (with the empty answer it was sent)
+            if keys.last_error is not None:
+                break
+            await asyncio.sleep(0.01)
         return keys.last_error
 
     assert run_with_keys(issuer, scenario) == f"{issuer.url}{JWKS_PATH} did not answer JSON"

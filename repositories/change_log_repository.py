@@ -29,12 +29,21 @@ MAX_RECORDS_PER_TRANSACTION = 2**ORDINAL_BITS - 1
 # may read yet: the snapshot's oldest running transaction) is spelt out as
 # `(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)`.
 
+# An append carries on from the last position this transaction has appended (a transaction
+# may append more than once: a bulk load, say), or from its first ordinal: one probe of the
+# primary key, as only this transaction writes positions in its range. The update statement in
+# configuration_repository.py spells out the same subquery.
 # One statement: the records, and the notification that PostgreSQL delivers on commit.
 APPEND_CHANGES = """
     WITH appended AS (
         INSERT INTO change_log
             (position, application_id, configuration_id, configuration_name, kind, revision)
-        SELECT (pg_current_xact_id()::text::bigint << 20) + entry.number,
+        SELECT (
+                   SELECT coalesce(max(position), pg_current_xact_id()::text::bigint << 20)
+                   FROM change_log
+                   WHERE position >= (pg_current_xact_id()::text::bigint << 20)
+                     AND position < ((pg_current_xact_id()::text::bigint + 1) << 20)
+               ) + entry.number,
                %(application_id)s, entry.configuration_id, entry.name, entry.kind,
                entry.revision
         FROM unnest(%(configuration_ids)s::text[], %(names)s::text[], %(kinds)s::text[],

@@ -174,7 +174,13 @@ UPDATE_CONFIGURATION_IF_REVISION_RECORDED = """
     ), appended AS (
         INSERT INTO change_log
             (position, application_id, configuration_id, configuration_name, kind, revision)
-        SELECT (pg_current_xact_id()::text::bigint << 20) + 1, application_id, id, name,
+        SELECT (
+                   SELECT coalesce(max(position), pg_current_xact_id()::text::bigint << 20)
+                   FROM change_log
+                   WHERE position >= (pg_current_xact_id()::text::bigint << 20)
+                     AND position < ((pg_current_xact_id()::text::bigint + 1) << 20)
+               ) + 1,
+               application_id, id, name,
                %(kind)s, revision
         FROM updated
         RETURNING pg_notify('config_changes', position::text)

@@ -13,10 +13,11 @@ import pytest
 
 from database.pool import Connection, Database, connect
 from models.audit import Actor, AuditAction, AuditEntry, TargetType
-from models.change import ChangeKind
+from models.change import ChangeEntry, ChangeKind
 from models.configuration import Configuration, JsonObject
 from models.json_document import canonical_value
 from repositories.application_repository import ApplicationRepository
+from repositories.change_log_repository import ChangeLogRepository
 from repositories.configuration_repository import ConfigurationRepository, WriteRecord
 from repositories.errors import DuplicateKey, MissingReference
 from services.ids import new_id
@@ -476,3 +477,38 @@ def test_an_update_with_its_record_audits_logs_and_notifies_in_its_one_statement
         ]
     finally:
         listener.close()
+
+
+def test_an_update_after_an_append_in_its_transaction_takes_the_next_position(
+    database: Database,
+) -> None:
+    with database.transaction() as connection:
+        application_id = add_application(connection)
+        added = add(ConfigurationRepository(connection), application_id)
+    record = replace(
+        RECORD,
+        audit=replace(
+            RECORD.audit,
+            target_id=added.id,
+            application_id=application_id,
+            configuration_id=added.id,
+            revision_before=1,
+            revision_after=2,
+        ),
+    )
+    with database.transaction() as connection:
+        earlier = ChangeLogRepository(connection).append(
+            application_id=application_id,
+            entries=[ChangeEntry(kind=ChangeKind.UPDATED, configuration_id="other", name="x")],
+        )
+        updated = ConfigurationRepository(connection).update_if_revision(
+            configuration_id=added.id,
+            expected_revision=1,
+            name="renamed",
+            comments=None,
+            config={"v": 2},
+            record=record,
+        )
+        assert updated is not None
+        logged = records_of(connection, added.id)[1]
+    assert logged == ("updated", 2, "renamed", earlier + 1)

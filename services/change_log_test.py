@@ -398,3 +398,21 @@ def test_what_had_committed_when_a_live_stream_opened(own_database: Database) ->
         False,
         False,
     ]
+
+
+def test_a_transaction_that_appends_more_than_once_carries_on_from_its_own_last_position(
+    own_database: Database,
+) -> None:
+    # A bulk load (the benchmark's) creates many configurations in one transaction: each
+    # append carries on from the transaction's last position, never colliding with it.
+    start = wait_until_final(own_database)
+    with own_database.transaction() as connection:
+        appended = [_append(connection, revision) for revision in (1, 2, 3)]
+    wait_until_final(own_database)
+    delivery = DeliveryService(unit_of_work_factory(own_database))
+    changes = delivery.changes_after(position=start, limit=10)
+    transaction = appended[0] >> ORDINAL_BITS
+    assert appended == [(transaction << ORDINAL_BITS) + ordinal for ordinal in (1, 2, 3)]
+    assert [(change.position, change.revision) for change in changes] == list(
+        zip(appended, [1, 2, 3], strict=True)
+    )
