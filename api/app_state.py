@@ -81,7 +81,27 @@ def get_readiness(request: Request) -> ReadinessProbe | None:
     return probe
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
-DeliveryDep = Annotated[Delivery, Depends(get_delivery)]
-IdentitiesDep = Annotated[Identities, Depends(get_identities)]
+# The same as route dependencies, `async def` though they never wait: FastAPI runs a plain
+# `def` dependency in the thread pool, a hop (and a GIL hand-over) per request.
+
+
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+async def _database(request: Request) -> Database:
+    return get_database(request)
+
+
+async def _delivery(request: Request) -> Delivery:
+    return get_delivery(request)
+
+
+async def _identities(request: Request) -> Identities:
+    return get_identities(request)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+DeliveryDep = Annotated[Delivery, Depends(_delivery)]
+IdentitiesDep = Annotated[Identities, Depends(_identities)]

@@ -100,7 +100,7 @@ def none_match(header: str | None, etag: str) -> bool:
     return any(f'"{opaque}"' == etag for _, opaque in entity_tags(header) or [])
 
 
-def get_precondition(
+async def get_precondition(  # async: no thread pool hop (it never waits)
     settings: SettingsDep,
     if_match: Annotated[
         str | None,

@@ -1,4 +1,7 @@
-"""The services a route uses, each made per request and declared once as an Annotated alias."""
+"""The services a route uses, each made per request and declared once as an Annotated alias.
+
+The providers are `async def` though they never wait: they only assemble objects, and FastAPI
+runs a plain `def` dependency in the thread pool, a hop (and a GIL hand-over) per dependency."""
 
 from __future__ import annotations
 
@@ -16,18 +19,20 @@ from services.binding_service import BindingService
 from services.configuration_service import ConfigurationService
 
 
-def get_unit_of_work(database: DatabaseDep) -> UnitOfWorkFactory:
+async def get_unit_of_work(database: DatabaseDep) -> UnitOfWorkFactory:
     return unit_of_work_factory(database)
 
 
 UnitOfWorkDep = Annotated[UnitOfWorkFactory, Depends(get_unit_of_work)]
 
 
-def get_application_service(unit_of_work: UnitOfWorkDep, actor: ActorDep) -> ApplicationService:
+async def get_application_service(
+    unit_of_work: UnitOfWorkDep, actor: ActorDep
+) -> ApplicationService:
     return ApplicationService(unit_of_work, actor=actor)
 
 
-def get_configuration_service(
+async def get_configuration_service(
     unit_of_work: UnitOfWorkDep,
     settings: SettingsDep,
     actor: ActorDep,
@@ -44,15 +49,17 @@ def get_configuration_service(
     )
 
 
-def get_api_key_service(unit_of_work: UnitOfWorkDep, settings: SettingsDep) -> ApiKeyService:
+async def get_api_key_service(unit_of_work: UnitOfWorkDep, settings: SettingsDep) -> ApiKeyService:
     return ApiKeyService(unit_of_work, pepper=settings.pepper)
 
 
-def get_binding_service(unit_of_work: UnitOfWorkDep, identities: IdentitiesDep) -> BindingService:
+async def get_binding_service(
+    unit_of_work: UnitOfWorkDep, identities: IdentitiesDep
+) -> BindingService:
     return BindingService(unit_of_work, trusted_issuers=identities.trusted_issuers)
 
 
-def get_audit_service(unit_of_work: UnitOfWorkDep) -> AuditService:
+async def get_audit_service(unit_of_work: UnitOfWorkDep) -> AuditService:
     return AuditService(unit_of_work)
 
 

@@ -73,7 +73,7 @@ def is_json(media: str) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
-def require_json_body(request: Request) -> None:
+def check_json_body(request: Request) -> None:
     """Bodies must be declared as JSON, so a form post or a typo'd header is not misread."""
     if not is_json(media_type(request)):
         content_type = request.headers.get("content-type", "")
@@ -81,16 +81,24 @@ def require_json_body(request: Request) -> None:
         raise HTTPException(415, detail=f"send the body as application/json (got {shown})")
 
 
-def require_json_body_if_any(request: Request) -> None:
+# The dependencies below are `async def` though they never wait: FastAPI runs a plain `def`
+# dependency in the thread pool, a hop per request.
+
+
+async def require_json_body(request: Request) -> None:
+    check_json_body(request)
+
+
+async def require_json_body_if_any(request: Request) -> None:
     """For routes whose body is optional: a body that is sent must be JSON too."""
     has_body = request.headers.get("content-length", "0") != "0" or (
         "transfer-encoding" in request.headers
     )
     if has_body:
-        require_json_body(request)
+        check_json_body(request)
 
 
-def require_merge_patch(request: Request) -> None:
+async def require_merge_patch(request: Request) -> None:
     media = media_type(request)
     if media != MERGE_PATCH_MEDIA_TYPE:
         raise HTTPException(
