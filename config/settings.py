@@ -165,6 +165,13 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         default="json", description="json: one JSON object a line; text: for people (dev)."
     )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Worker processes `serve` runs, each with its own cache and listener. "
+        "Unset: the CPUs this process may use (affinity and cgroup quota), at least 1.",
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0,
         gt=0,
