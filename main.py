@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import logging.config
 import socket
@@ -82,10 +83,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.delivery = delivery  # read by api/app_state.py's accessor
     identities: Identities = app.state.identities
     await identities.start()  # the issuers' keys arrive in the background
+    metrics_refresh = (
+        asyncio.create_task(app.state.metrics.refresh_pool_forever(), name="pool-metrics")
+        if app.state.metrics.multiprocess
+        else None
+    )
     try:
         yield
     finally:
         app.state.draining.set()
+        if metrics_refresh is not None:
+            metrics_refresh.cancel()
         await identities.stop()
         await delivery.stop()
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements
