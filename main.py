@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import operations
+from api.auth.credentials_listener import CredentialsListener
 from api.auth.identities import Identities
 from api.auth.key_cache import KeyCache
 from api.auth.reveal_memory import RevealMemory
@@ -43,7 +44,7 @@ from commands.create_key import create_key
 from commands.startup import StartupFailed, check_port_is_free, prepare_database
 from config.logging_setup import database_url_secrets, logging_config
 from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
-from database.pool import Database
+from database.pool import Database, connection_options
 from database.readiness import ReadinessProbe
 from database.url import resolve_database_url
 from delivery.runtime import Delivery
@@ -83,17 +84,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.delivery = delivery  # read by api/app_state.py's accessor
     identities: Identities = app.state.identities
     await identities.start()  # the issuers' keys arrive in the background
-    metrics_refresh = (
-        asyncio.create_task(app.state.metrics.refresh_pool_forever(), name="pool-metrics")
-        if app.state.metrics.multiprocess
-        else None
+    key_cache: KeyCache = app.state.key_cache
+
+    def forget_credentials() -> None:
+        key_cache.clear()
+        identities.bindings.clear()
+
+    credentials = CredentialsListener(
+        dsn=database_url,
+        connect_options=connection_options(settings),
+        on_change=forget_credentials,
     )
+    app.state.credentials_listener = credentials
+    background = [asyncio.create_task(credentials.run(), name="credentials-listener")]
+    if app.state.metrics.multiprocess:
+        background.append(
+            asyncio.create_task(app.state.metrics.refresh_pool_forever(), name="pool-metrics")
+        )
     try:
         yield
     finally:
         app.state.draining.set()
-        if metrics_refresh is not None:
-            metrics_refresh.cancel()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await identities.stop()
         await delivery.stop()
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements

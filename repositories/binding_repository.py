@@ -8,6 +8,7 @@ from psycopg2.extras import Json, RealDictCursor
 
 from models.api_key import Role
 from models.identity_binding import Binding, BindingCreate
+from repositories.api_key_repository import NOTIFY_CREDENTIALS
 from repositories.repository import Repository
 
 INSERT_BINDING = """
@@ -87,6 +88,11 @@ class BindingRepository(Repository):
     def delete(self, *, binding_id: str) -> Binding | None:
         row = self._fetch_one(DELETE_BINDING, {"id": binding_id})
         return None if row is None else binding_from_row(row)
+
+    def announce_change(self) -> None:
+        """Every listening process reads the bindings again, once this transaction commits."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(NOTIFY_CREDENTIALS, {"what": "binding changed"})
 
     def _all(self, query: str, parameters: dict[str, Any]) -> list[Binding]:
         with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
