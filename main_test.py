@@ -3,73 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from psycopg2.extensions import make_dsn
 
-from config.settings import PROJECT_ROOT
 from conftest import make_settings
 from database.pool import connect
 from testing.api_keys import create_api_key
-from testing.ports import free_port
-
-CANARY_PASSWORD = "canary-serve-Pa55-4c1d"
-GRACE_SECONDS = 10
-
-
-@contextmanager
-def service_process(
-    database_url: str, log_path: Path, **settings: str
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The service in a process of its own; its log (stdout and stderr) in a file."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        # The embedded test server trusts local connections, so the password is never checked.
-        "DATABASE_URL": make_dsn(database_url, password=CANARY_PASSWORD),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "info",
-        "DATABASE_LOCK_TIMEOUT_MS": "20000",
-        "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
-        **settings,
-    }
-    environment.pop("LOG_FORMAT", None)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "main.py", "serve"],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the service did not start within 30 s"
-            try:
-                if httpx.get(url + "/health/live", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+from testing.service_process import CANARY_PASSWORD, GRACE_SECONDS, service_process
 
 
 @pytest.fixture
@@ -78,12 +26,18 @@ def admin_key(database_url: str) -> str:
     return create_api_key(make_settings(database_url)).key
 
 
-@pytest.fixture
+# One process: uvicorn re-raises the signal once it has shut down gracefully, so the parent sees
+# the usual "terminated by SIGTERM" status (143 in a shell). Several: the supervising parent
+# exits 0 once every worker has shut down gracefully.
+CLEAN_EXIT = {"1": -signal.SIGTERM, "2": 0}
+
+
+@pytest.fixture(params=["1", "2"], ids=["one-process", "two-workers"])
 def served(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     log_path = tmp_path / "service.log"
-    with service_process(database_url, log_path) as (process, url):
+    with service_process(database_url, log_path, WORKERS=request.param) as (process, url):
         yield process, url, log_path
 
 
@@ -105,7 +59,10 @@ def lock_waiters(database_url: str) -> int:
 
 
 def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
-    served: tuple[subprocess.Popen[bytes], str, Path], database_url: str, admin_key: str
+    served: tuple[subprocess.Popen[bytes], str, Path],
+    database_url: str,
+    admin_key: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     process, url, log_path = served
     name = f"sigterm-{time.time_ns()}"
@@ -145,9 +102,7 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     assert still_running
     assert [answer.status_code for answer in answers] == [201]
     assert answers[0].json()["name"] == name
-    # uvicorn re-raises the signal once it has shut down gracefully, so the parent sees the
-    # usual "terminated by SIGTERM" status (143 in a shell); the log shows the clean shutdown.
-    assert exit_code == -signal.SIGTERM
+    assert exit_code == CLEAN_EXIT[request.node.callspec.params["served"]]
     assert took < GRACE_SECONDS + 5
     lines = log_path.read_text().splitlines()
     entries: list[dict[str, Any]] = [json.loads(line) for line in lines if line.strip()]
