@@ -82,8 +82,8 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     try:
         with locker.cursor() as cursor:
             cursor.execute("LOCK TABLE applications IN EXCLUSIVE MODE")
-        request = threading.Thread(target=slow_create)
-        request.start()
+        creator = threading.Thread(target=slow_create)
+        creator.start()
         deadline = time.monotonic() + 10
         while lock_waiters(database_url) == 0:
             assert time.monotonic() < deadline, "the request never reached the lock"
@@ -95,7 +95,7 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     finally:
         locker.rollback()
         locker.close()
-    request.join(timeout=30)
+    creator.join(timeout=30)
     exit_code = process.wait(timeout=GRACE_SECONDS + 20)
     took = time.monotonic() - signalled
 

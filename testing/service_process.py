@@ -3,7 +3,9 @@ main_workers_test.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess  # the service's own entry point with a fixed argument list  # nosec B404
 import sys
 import time
@@ -49,6 +51,7 @@ def service_process(
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its workers too are ended below, whatever happens
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -63,6 +66,6 @@ def service_process(
                 time.sleep(0.1)
         yield process, url
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)

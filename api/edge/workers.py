@@ -6,7 +6,8 @@ kernel spreads connections between them. The parent only supervises: a worker th
 started again (no more often than once per RESTART_DELAY_SECONDS per slot, so a worker that
 cannot start does not spin), and SIGTERM or SIGINT to the parent is passed on as SIGTERM to every
 worker, which drains and exits within the grace; a worker still running after the grace and
-uvicorn's cut-off (`stop_timeout`) is killed.
+uvicorn's cut-off (`stop_timeout`) is killed. A worker whose parent vanished (killed outright)
+drains and exits by itself.
 
 Metrics: the parent makes a private PROMETHEUS_MULTIPROC_DIR for the workers'
 prometheus-client files before the first worker starts, clears a dead worker's live gauges,
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 CHECK_SECONDS = 0.2
+PARENT_CHECK_SECONDS = 0.5
 RESTART_DELAY_SECONDS = 1.0
 # uvicorn ends by raising the signal it stopped for again, once it has shut down cleanly.
 CLEAN_EXIT_CODES = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
@@ -103,9 +105,21 @@ def metrics_directory() -> Iterator[Path]:
 
 
 def _run_worker(target: WorkerTarget, sockets: list[socket.socket]) -> None:
+    watcher = threading.Thread(
+        target=_drain_when_orphaned, args=(os.getppid(),), name="parent-watch", daemon=True
+    )
+    watcher.start()
     # The terminal's Ctrl-C reaches every process of the group: no traceback for it.
     with contextlib.suppress(KeyboardInterrupt):
         target(sockets)
+
+
+def _drain_when_orphaned(parent: int) -> None:
+    """A parent killed outright (SIGKILL, the OOM killer) cannot pass SIGTERM on: a worker
+    whose parent is gone shuts down gracefully by itself rather than serve on unsupervised."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class WorkerSupervisor:
