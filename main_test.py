@@ -16,6 +16,7 @@ import pytest
 
 from conftest import make_settings
 from database.pool import connect
+from main import per_worker_settings
 from testing.api_keys import create_api_key
 from testing.service_process import CANARY_PASSWORD, GRACE_SECONDS, service_process
 
@@ -196,3 +197,27 @@ def test_after_the_grace_a_request_waiting_on_a_lock_is_cut_off_with_a_503_probl
         reader.close()
     messages = [json.loads(line)["message"] for line in log_path.read_text().splitlines() if line]
     assert "shutdown grace is over: cancelled the database work of 1 request(s)" in messages
+
+
+def test_each_worker_gets_its_share_of_every_rate_budget(database_url: str) -> None:
+    settings = make_settings(
+        database_url,
+        rate_limit_per_second=100.0,
+        rate_limit_burst=200,
+        rate_limit_address_per_second=50.0,
+        rate_limit_address_burst=3,
+        rate_limit_auth_failures_per_minute=10.0,
+        rate_limit_auth_failures_burst=20,
+    )
+
+    shared = per_worker_settings(settings, 4)
+
+    assert (
+        shared.rate_limit_per_second,
+        shared.rate_limit_burst,
+        shared.rate_limit_address_per_second,
+        shared.rate_limit_address_burst,
+        shared.rate_limit_auth_failures_per_minute,
+        shared.rate_limit_auth_failures_burst,
+    ) == (25.0, 50, 12.5, 1, 2.5, 5)
+    assert per_worker_settings(settings, 1) is settings
