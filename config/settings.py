@@ -153,8 +153,9 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         le=3600,
-        description="How long an instance trusts a key it has checked; a revocation or expiry "
-        "reaches other instances within this (0: check every request in PostgreSQL).",
+        description="How long a worker trusts a key or bindings it has checked; a revocation "
+        "or binding change empties every worker's cache at once, unless its listening "
+        "connection is down (0: check every request in PostgreSQL).",
     )
     metrics_require_key: bool = Field(
         default=False, description="true: GET /metrics needs an admin key."
