@@ -139,7 +139,8 @@ class WorkerSupervisor:
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[SpawnProcess | None] = [None] * workers
         self._started_at: list[float] = [0.0] * workers
-        self._stopping = threading.Event()
+        # A plain flag: a signal handler must not take the lock an Event.wait may hold.
+        self._stopping = False
 
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; 0 when every worker then exited cleanly."""
@@ -149,18 +150,17 @@ class WorkerSupervisor:
         try:
             for slot in range(len(self._processes)):
                 self._start(slot)
-            while not self._stopping.wait(CHECK_SECONDS):
-                self._restart_dead()
+            while not self._stopping:
+                time.sleep(CHECK_SECONDS)
+                if not self._stopping:
+                    self._restart_dead()
             return self._stop_all()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._processes if p is not None and p.pid is not None]
-
     def _handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self._stopping.set()
+        self._stopping = True
 
     def _start(self, slot: int) -> None:
         process = self._context.Process(
