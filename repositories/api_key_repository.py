@@ -13,7 +13,7 @@ from repositories.repository import Repository
 # Revoked keys and changed bindings are announced here, in the changing transaction, so that
 # every process of every instance forgets what it cached of them (api/auth/credentials_listener.py).
 CREDENTIALS_CHANNEL = "config_credentials"
-NOTIFY_CREDENTIALS = "SELECT pg_notify('config_credentials', %(what)s)"
+NOTIFY_KEY_REVOKED = "SELECT pg_notify('config_credentials', 'key revoked')"
 
 INSERT_KEY = """
     INSERT INTO api_keys (id, name, prefix, secret_hash, role, applications, expires_at,
@@ -125,4 +125,4 @@ class ApiKeyRepository(Repository):
     def announce_revocation(self) -> None:
         """Every listening process forgets the keys it checked, once this transaction commits."""
         with self._connection.cursor() as cursor:
-            cursor.execute(NOTIFY_CREDENTIALS, {"what": "key revoked"})
+            cursor.execute(NOTIFY_KEY_REVOKED)

@@ -8,7 +8,6 @@ from psycopg2.extras import Json, RealDictCursor
 
 from models.api_key import Role
 from models.identity_binding import Binding, BindingCreate
-from repositories.api_key_repository import NOTIFY_CREDENTIALS
 from repositories.repository import Repository
 
 INSERT_BINDING = """
@@ -38,6 +37,9 @@ SELECT_BINDINGS_OF_ISSUER = """
     WHERE issuer = %(issuer)s
     ORDER BY id
 """
+
+# On the channel of api_key_repository.CREDENTIALS_CHANNEL (api/auth/credentials_listener.py).
+NOTIFY_BINDING_CHANGED = "SELECT pg_notify('config_credentials', 'binding changed')"
 
 DELETE_BINDING = """
     DELETE FROM identity_bindings
@@ -92,7 +94,7 @@ class BindingRepository(Repository):
     def announce_change(self) -> None:
         """Every listening process reads the bindings again, once this transaction commits."""
         with self._connection.cursor() as cursor:
-            cursor.execute(NOTIFY_CREDENTIALS, {"what": "binding changed"})
+            cursor.execute(NOTIFY_BINDING_CHANGED)
 
     def _all(self, query: str, parameters: dict[str, Any]) -> list[Binding]:
         with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:
