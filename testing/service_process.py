@@ -23,6 +23,7 @@ from testing.ports import free_port
 CANARY_PASSWORD = "canary-serve-Pa55-4c1d"  # noqa: S105  # nosec B105
 GRACE_SECONDS = 10
 OK = 200
+STOP_SECONDS = GRACE_SECONDS + 10
 
 
 @contextmanager
@@ -66,6 +67,10 @@ def service_process(
                 time.sleep(0.1)
         yield process, url
     finally:
+        if process.poll() is None:  # a graceful end first, so its workers' files are removed
+            process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_SECONDS)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)

@@ -11,7 +11,8 @@ drains and exits by itself.
 
 Metrics: the parent makes a private PROMETHEUS_MULTIPROC_DIR for the workers'
 prometheus-client files before the first worker starts, clears a dead worker's live gauges,
-and removes the directory when the last worker has exited.
+and removes the directory when the last worker has exited. A directory left behind by a parent
+killed outright is removed by the next `serve` on the machine (it is named by the parent's pid).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from prometheus_client import multiprocess
 logger = logging.getLogger(__name__)
 
 MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIRECTORY_PREFIX = "config-service-metrics-"
 CHECK_SECONDS = 0.2
 PARENT_CHECK_SECONDS = 0.5
 RESTART_DELAY_SECONDS = 1.0
@@ -91,7 +93,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def metrics_directory() -> Iterator[Path]:
     """A fresh private PROMETHEUS_MULTIPROC_DIR for this instance's workers, set in the
     environment they inherit, and removed at the end."""
-    directory = Path(tempfile.mkdtemp(prefix="config-service-metrics-"))
+    _remove_abandoned_directories()
+    directory = Path(tempfile.mkdtemp(prefix=f"{METRICS_DIRECTORY_PREFIX}{os.getpid()}-"))
     previous = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
     os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = str(directory)
     try:
@@ -102,6 +105,24 @@ def metrics_directory() -> Iterator[Path]:
         else:
             os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = previous
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_abandoned_directories() -> None:
+    """The directories of parents that were killed outright (they could not remove their own)."""
+    for directory in Path(tempfile.gettempdir()).glob(f"{METRICS_DIRECTORY_PREFIX}*-*"):
+        owner = directory.name.removeprefix(METRICS_DIRECTORY_PREFIX).split("-", 1)[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _run_worker(target: WorkerTarget, sockets: list[socket.socket]) -> None:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from api.edge.workers import cgroup_quota, usable_cpus
+from api.edge.workers import (
+    MULTIPROCESS_DIRECTORY_VARIABLE,
+    cgroup_quota,
+    metrics_directory,
+    usable_cpus,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +65,25 @@ def test_usable_cpus_follows_the_affinity(tmp_path: Path) -> None:
         assert usable_cpus(tmp_path / "absent") == 1
     finally:
         os.sched_setaffinity(0, before)
+
+
+def test_the_metrics_directory_is_private_removed_at_the_end_and_so_are_abandoned_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(MULTIPROCESS_DIRECTORY_VARIABLE, raising=False)
+    ended = subprocess.Popen(["true"])  # noqa: S607  # nosec B603 B607
+    ended.wait()  # reaped: its pid names no process (until reused, which takes a while)
+    abandoned = tmp_path / f"config-service-metrics-{ended.pid}-abcd"
+    running = tmp_path / f"config-service-metrics-{os.getpid()}-efgh"
+    abandoned.mkdir()
+    running.mkdir()
+
+    with metrics_directory() as directory:
+        assert os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] == str(directory)
+        assert directory.is_dir()
+        assert not abandoned.exists()
+        assert running.is_dir()
+
+    assert not directory.exists()
+    assert MULTIPROCESS_DIRECTORY_VARIABLE not in os.environ
