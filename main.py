@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import logging.config
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 
 import uvicorn
@@ -16,6 +19,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import operations
+from api.auth.credentials_listener import CredentialsListener
 from api.auth.identities import Identities
 from api.auth.key_cache import KeyCache
 from api.auth.reveal_memory import RevealMemory
@@ -32,6 +36,7 @@ from api.edge.shutdown import (
     cut_off_database_work,
     graceful_shutdown_timeout,
 )
+from api.edge.workers import serve_workers, usable_cpus
 from api.openapi.document import DESCRIPTION, install_openapi
 from api.openapi.pages import install_docs
 from api.problems.handlers import install_problem_handlers
@@ -40,7 +45,7 @@ from commands.create_key import create_key
 from commands.startup import StartupFailed, check_port_is_free, prepare_database
 from config.logging_setup import database_url_secrets, logging_config
 from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
-from database.pool import Database
+from database.pool import Database, connection_options
 from database.readiness import ReadinessProbe
 from database.url import resolve_database_url
 from delivery.runtime import Delivery
@@ -51,6 +56,8 @@ from services.secret_values.cipher import SecretCipher
 logger = logging.getLogger("config_service")
 
 VERSION = "1.0.0"
+# After a worker's own bound (grace and cut-off), how long the parent waits before killing it.
+WORKER_EXIT_MARGIN_SECONDS = 5.0
 
 
 @asynccontextmanager
@@ -78,10 +85,30 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.delivery = delivery  # read by api/app_state.py's accessor
     identities: Identities = app.state.identities
     await identities.start()  # the issuers' keys arrive in the background
+    key_cache: KeyCache = app.state.key_cache
+
+    def forget_credentials() -> None:
+        key_cache.clear()
+        identities.bindings.clear()
+
+    credentials = CredentialsListener(
+        dsn=database_url,
+        connect_options=connection_options(settings),
+        on_change=forget_credentials,
+    )
+    app.state.credentials_listener = credentials
+    background = [asyncio.create_task(credentials.run(), name="credentials-listener")]
+    if app.state.metrics.multiprocess:
+        background.append(
+            asyncio.create_task(app.state.metrics.refresh_pool_forever(), name="pool-metrics")
+        )
     try:
         yield
     finally:
         app.state.draining.set()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await identities.stop()
         await delivery.stop()
         # After a graceful end nothing runs; after uvicorn cut requests off, their statements
@@ -146,9 +173,10 @@ def import_string(item: type) -> str:
     return f"{item.__module__}:{item.__qualname__}"
 
 
-def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -> None:
+def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -> int:
     """Serve `dev` with auto-reload (each reload a new worker process that builds the app
-    from the settings), or `serve` in this process on the database already prepared."""
+    from the settings), or `serve` on the database already prepared: in this process with
+    WORKERS=1, else in WORKERS processes on one socket (api/edge/workers.py)."""
     if reload:
         uvicorn.run(
             "main:create_app",
@@ -165,9 +193,34 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
             http=import_string(SettingsHeaderLimitProtocol),
             timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
         )
-        return
+        return 0
     database = prepare_database(settings, migrate=False)
-    app = create_app(settings, database_url=database.url, warm_up=database.answered)
+    workers = settings.workers or usable_cpus()
+    if workers == 1:
+        app = create_app(settings, database_url=database.url, warm_up=database.answered)
+        draining_server(app, settings, log_config).run()
+        return 0
+    worker = Worker(
+        settings=settings,
+        database_url=database.url,
+        warm_up=database.answered,
+        log_config=log_config,
+        workers=workers,
+    )
+    return serve_workers(
+        target=worker,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        # Each worker's own bound: the grace, the cut-off, and a moment to close down.
+        stop_timeout=graceful_shutdown_timeout(settings.shutdown_grace_seconds)
+        + WORKER_EXIT_MARGIN_SECONDS,
+    )
+
+
+def draining_server(
+    app: FastAPI, settings: Settings, log_config: dict[str, object]
+) -> DrainingServer:
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -178,13 +231,55 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
         timeout_graceful_shutdown=graceful_shutdown_timeout(settings.shutdown_grace_seconds),
         http=HeaderLimitProtocol.with_limit(settings.max_header_bytes),
     )
-    server = DrainingServer(
+    return DrainingServer(
         config,
         draining=app.state.draining,
         grace_seconds=settings.shutdown_grace_seconds,
         on_grace_over=lambda: cut_off_database_work(getattr(app.state, "database", None)),
     )
-    server.run()
+
+
+def per_worker_settings(settings: Settings, workers: int) -> Settings:
+    """Each worker keeps its own rate-limit buckets, so each gets 1/`workers` of every budget:
+    together they never allow more than the documented budget. A burst is at least 1 per
+    worker (a burst smaller than WORKERS therefore allows up to WORKERS at once)."""
+    if workers == 1:
+        return settings
+    return settings.model_copy(
+        update={
+            "rate_limit_per_second": settings.rate_limit_per_second / workers,
+            "rate_limit_burst": max(1, settings.rate_limit_burst // workers),
+            "rate_limit_address_per_second": settings.rate_limit_address_per_second / workers,
+            "rate_limit_address_burst": max(1, settings.rate_limit_address_burst // workers),
+            "rate_limit_auth_failures_per_minute": (
+                settings.rate_limit_auth_failures_per_minute / workers
+            ),
+            "rate_limit_auth_failures_burst": max(
+                1, settings.rate_limit_auth_failures_burst // workers
+            ),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One worker process of `serve` (pickled into a spawned process): builds its own app,
+    with its own pool, cache and listener, and serves the socket the parent bound."""
+
+    settings: Settings
+    database_url: str
+    warm_up: bool
+    log_config: dict[str, object]
+    workers: int
+
+    def __call__(self, sockets: list[socket.socket]) -> None:
+        logging.config.dictConfig(self.log_config)
+        app = create_app(
+            per_worker_settings(self.settings, self.workers),
+            database_url=self.database_url,
+            warm_up=self.warm_up,
+        )
+        draining_server(app, self.settings, self.log_config).run(sockets=sockets)
 
 
 def print_development_key(settings: Settings) -> None:
@@ -236,14 +331,13 @@ def main(argv: list[str] | None = None) -> int:
                 "API_KEY_PEPPER is not set: API keys are hashed with the development pepper; "
                 "set it to a long random secret of your own (changing it later voids every key)"
             )
-        _serve(settings, reload=arguments.command == "dev", log_config=log_config)
+        return _serve(settings, reload=arguments.command == "dev", log_config=log_config)
     except StartupFailed as error:
         print(f"cannot start: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before uvicorn took over the signals
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

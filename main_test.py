@@ -3,73 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from psycopg2.extensions import make_dsn
 
-from config.settings import PROJECT_ROOT
 from conftest import make_settings
 from database.pool import connect
+from main import per_worker_settings
 from testing.api_keys import create_api_key
-from testing.ports import free_port
-
-CANARY_PASSWORD = "canary-serve-Pa55-4c1d"
-GRACE_SECONDS = 10
-
-
-@contextmanager
-def service_process(
-    database_url: str, log_path: Path, **settings: str
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The service in a process of its own; its log (stdout and stderr) in a file."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        # The embedded test server trusts local connections, so the password is never checked.
-        "DATABASE_URL": make_dsn(database_url, password=CANARY_PASSWORD),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "LOG_LEVEL": "info",
-        "DATABASE_LOCK_TIMEOUT_MS": "20000",
-        "SHUTDOWN_GRACE_SECONDS": str(GRACE_SECONDS),
-        **settings,
-    }
-    environment.pop("LOG_FORMAT", None)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "main.py", "serve"],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, "the service did not start within 30 s"
-            try:
-                if httpx.get(url + "/health/live", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+from testing.service_process import CANARY_PASSWORD, GRACE_SECONDS, service_process
 
 
 @pytest.fixture
@@ -78,12 +27,18 @@ def admin_key(database_url: str) -> str:
     return create_api_key(make_settings(database_url)).key
 
 
-@pytest.fixture
+# One process: uvicorn re-raises the signal once it has shut down gracefully, so the parent sees
+# the usual "terminated by SIGTERM" status (143 in a shell). Several: the supervising parent
+# exits 0 once every worker has shut down gracefully.
+CLEAN_EXIT = {"1": -signal.SIGTERM, "2": 0}
+
+
+@pytest.fixture(params=["1", "2"], ids=["one-process", "two-workers"])
 def served(
-    database_url: str, tmp_path: Path
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     log_path = tmp_path / "service.log"
-    with service_process(database_url, log_path) as (process, url):
+    with service_process(database_url, log_path, WORKERS=request.param) as (process, url):
         yield process, url, log_path
 
 
@@ -105,7 +60,10 @@ def lock_waiters(database_url: str) -> int:
 
 
 def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
-    served: tuple[subprocess.Popen[bytes], str, Path], database_url: str, admin_key: str
+    served: tuple[subprocess.Popen[bytes], str, Path],
+    database_url: str,
+    admin_key: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     process, url, log_path = served
     name = f"sigterm-{time.time_ns()}"
@@ -125,8 +83,8 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     try:
         with locker.cursor() as cursor:
             cursor.execute("LOCK TABLE applications IN EXCLUSIVE MODE")
-        request = threading.Thread(target=slow_create)
-        request.start()
+        creator = threading.Thread(target=slow_create)
+        creator.start()
         deadline = time.monotonic() + 10
         while lock_waiters(database_url) == 0:
             assert time.monotonic() < deadline, "the request never reached the lock"
@@ -138,16 +96,14 @@ def test_sigterm_lets_the_in_flight_request_finish_then_exits_cleanly(
     finally:
         locker.rollback()
         locker.close()
-    request.join(timeout=30)
+    creator.join(timeout=30)
     exit_code = process.wait(timeout=GRACE_SECONDS + 20)
     took = time.monotonic() - signalled
 
     assert still_running
     assert [answer.status_code for answer in answers] == [201]
     assert answers[0].json()["name"] == name
-    # uvicorn re-raises the signal once it has shut down gracefully, so the parent sees the
-    # usual "terminated by SIGTERM" status (143 in a shell); the log shows the clean shutdown.
-    assert exit_code == -signal.SIGTERM
+    assert exit_code == CLEAN_EXIT[request.node.callspec.params["served"]]
     assert took < GRACE_SECONDS + 5
     lines = log_path.read_text().splitlines()
     entries: list[dict[str, Any]] = [json.loads(line) for line in lines if line.strip()]
@@ -241,3 +197,27 @@ def test_after_the_grace_a_request_waiting_on_a_lock_is_cut_off_with_a_503_probl
         reader.close()
     messages = [json.loads(line)["message"] for line in log_path.read_text().splitlines() if line]
     assert "shutdown grace is over: cancelled the database work of 1 request(s)" in messages
+
+
+def test_each_worker_gets_its_share_of_every_rate_budget(database_url: str) -> None:
+    settings = make_settings(
+        database_url,
+        rate_limit_per_second=100.0,
+        rate_limit_burst=200,
+        rate_limit_address_per_second=50.0,
+        rate_limit_address_burst=3,
+        rate_limit_auth_failures_per_minute=10.0,
+        rate_limit_auth_failures_burst=20,
+    )
+
+    shared = per_worker_settings(settings, 4)
+
+    assert (
+        shared.rate_limit_per_second,
+        shared.rate_limit_burst,
+        shared.rate_limit_address_per_second,
+        shared.rate_limit_address_burst,
+        shared.rate_limit_auth_failures_per_minute,
+        shared.rate_limit_auth_failures_burst,
+    ) == (25.0, 50, 12.5, 1, 2.5, 5)
+    assert per_worker_settings(settings, 1) is settings

@@ -159,8 +159,9 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         le=3600,
-        description="How long an instance trusts a key it has checked; a revocation or expiry "
-        "reaches other instances within this (0: check every request in PostgreSQL).",
+        description="How long a worker trusts a key or bindings it has checked; a revocation "
+        "or binding change empties every worker's cache at once, unless its listening "
+        "connection is down (0: check every request in PostgreSQL).",
     )
     metrics_require_key: bool = Field(
         default=False, description="true: GET /metrics needs an admin key."
@@ -170,6 +171,13 @@ class Settings(BaseSettings):
     log_level: LogLevel = "info"
     log_format: LogFormat = Field(
         default="json", description="json: one JSON object a line; text: for people (dev)."
+    )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Worker processes `serve` runs, each with its own cache and listener. "
+        "Unset: the CPUs this process may use (affinity and cgroup quota), at least 1.",
     )
     shutdown_grace_seconds: float = Field(
         default=10.0,

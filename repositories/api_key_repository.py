@@ -10,6 +10,11 @@ from psycopg2.extras import RealDictCursor
 from models.api_key import ApiKey, Role, StoredKey
 from repositories.repository import Repository
 
+# Revoked keys and changed bindings are announced here, in the changing transaction, so that
+# every process of every instance forgets what it cached of them (api/auth/credentials_listener.py).
+CREDENTIALS_CHANNEL = "config_credentials"
+NOTIFY_KEY_REVOKED = "SELECT pg_notify('config_credentials', 'key revoked')"
+
 INSERT_KEY = """
     INSERT INTO api_keys (id, name, prefix, secret_hash, role, applications, expires_at,
                           created_by, reveal_secrets)
@@ -116,3 +121,8 @@ class ApiKeyRepository(Repository):
         """Revoked now, or kept as revoked when it already was; None when there is no such key."""
         row = self._fetch_one(REVOKE_KEY, {"id": key_id})
         return None if row is None else key_from_row(row)
+
+    def announce_revocation(self) -> None:
+        """Every listening process forgets the keys it checked, once this transaction commits."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(NOTIFY_KEY_REVOKED)

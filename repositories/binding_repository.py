@@ -38,6 +38,9 @@ SELECT_BINDINGS_OF_ISSUER = """
     ORDER BY id
 """
 
+# On the channel of api_key_repository.CREDENTIALS_CHANNEL (api/auth/credentials_listener.py).
+NOTIFY_BINDING_CHANGED = "SELECT pg_notify('config_credentials', 'binding changed')"
+
 DELETE_BINDING = """
     DELETE FROM identity_bindings
     WHERE id = %(id)s
@@ -87,6 +90,11 @@ class BindingRepository(Repository):
     def delete(self, *, binding_id: str) -> Binding | None:
         row = self._fetch_one(DELETE_BINDING, {"id": binding_id})
         return None if row is None else binding_from_row(row)
+
+    def announce_change(self) -> None:
+        """Every listening process reads the bindings again, once this transaction commits."""
+        with self._connection.cursor() as cursor:
+            cursor.execute(NOTIFY_BINDING_CHANGED)
 
     def _all(self, query: str, parameters: dict[str, Any]) -> list[Binding]:
         with self._connection.cursor(cursor_factory=RealDictCursor) as cursor:

@@ -105,6 +105,7 @@ class ApiKeyService:
                 raise ApiKeyNotFound(key_id)
             if before.key.revoked_at is None:
                 _audit(uow, actor, AuditAction.KEY_REVOKED, key_id)
+            uow.api_keys.announce_revocation()
             return revoked.key
 
         return retry_write(self._unit_of_work, attempt)

@@ -42,6 +42,7 @@ class BindingService:
                 raise InvalidRequest(unknown)
             binding = uow.bindings.add(binding_id=new_id(), data=data)
             _audit(uow, actor, AuditAction.BINDING_CREATED, binding.id)
+            uow.bindings.announce_change()
             return binding
 
         return retry_write(self._unit_of_work, attempt)
@@ -64,6 +65,7 @@ class BindingService:
             if deleted is None:
                 raise BindingNotFound(binding_id)
             _audit(uow, actor, AuditAction.BINDING_DELETED, binding_id)
+            uow.bindings.announce_change()
             return deleted
 
         return retry_write(self._unit_of_work, attempt)

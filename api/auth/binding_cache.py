@@ -1,7 +1,7 @@
 """Each trusted issuer's bindings, compiled for matching and kept for API_KEY_CACHE_SECONDS, so
 that a request with an identity token costs no database round trip; a binding created or
-deleted on this instance counts here at once, on other instances within that time (as a key's
-revocation does)."""
+deleted counts at once here, and in every other process of every instance as soon as its
+notification arrives (api/auth/credentials_listener.py), as a key's revocation does."""
 
 from __future__ import annotations
 
@@ -35,8 +35,10 @@ class BindingCache:
         self.seconds = seconds
         self._issuers: dict[str, tuple[list[CompiledBinding], float]] = {}
         # Bumped by every change on this instance, so that bindings read before a change are
-        # not kept after it (a read that raced a create or a delete).
+        # not kept after it (a read that raced a create or a delete); `_cleared` likewise for
+        # every issuer at once (a change heard of from another process).
         self._generations: dict[str, int] = {}
+        self._cleared = 0
         # The event loop reads and fills it; a binding route (in the threadpool) empties it.
         self._lock = threading.Lock()
 
@@ -50,7 +52,10 @@ class BindingCache:
     def generation(self, issuer: str) -> int:
         """Take it before reading the bindings from the database; give it to `put`."""
         with self._lock:
-            return self._generations.get(issuer, 0)
+            return self._generation(issuer)
+
+    def _generation(self, issuer: str) -> int:
+        return self._cleared + self._generations.get(issuer, 0)
 
     def put(
         self, issuer: str, bindings: Sequence[Binding], *, generation: int
@@ -59,7 +64,7 @@ class BindingCache:
         compiled = [CompiledBinding.of(binding) for binding in bindings]
         with self._lock:
             # Only trusted issuers get here (tokens are verified first): a bounded set.
-            if self._generations.get(issuer, 0) == generation:
+            if self._generation(issuer) == generation:
                 self._issuers[issuer] = (compiled, time.monotonic())
         return compiled
 
@@ -68,3 +73,9 @@ class BindingCache:
         with self._lock:
             self._issuers.pop(issuer, None)
             self._generations[issuer] = self._generations.get(issuer, 0) + 1
+
+    def clear(self) -> None:
+        """A binding changed somewhere: read every issuer's bindings again."""
+        with self._lock:
+            self._issuers.clear()
+            self._cleared += 1

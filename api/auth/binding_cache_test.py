@@ -71,3 +71,17 @@ def test_bindings_read_before_a_change_are_used_but_not_kept() -> None:
     kept = cache.get(ISSUER)
     assert kept is not None
     assert [entry.binding for entry in kept] == [ALICE, OPS]
+
+
+def test_a_change_heard_of_from_another_process_empties_every_issuer() -> None:
+    cache = BindingCache(seconds=60)
+    other = "https://other.example"
+    cache.put(ISSUER, [ALICE], generation=cache.generation(ISSUER))
+    cache.put(other, [OPS], generation=cache.generation(other))
+    before = cache.generation(ISSUER)  # a read under way when the notification arrives
+
+    cache.clear()
+
+    assert (cache.get(ISSUER), cache.get(other)) == (None, None)
+    cache.put(ISSUER, [ALICE], generation=before)
+    assert cache.get(ISSUER) is None

@@ -1,5 +1,6 @@
-"""The keys this instance checked lately, so that a request whose key was checked within
-API_KEY_CACHE_SECONDS costs no database round trip."""
+"""The keys this process checked lately, so that a request whose key was checked within
+API_KEY_CACHE_SECONDS costs no database round trip. A revocation anywhere empties it in every
+process of every instance (api/auth/credentials_listener.py)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,8 @@ class KeyCache:
             for digest, (key, _) in list(self._keys.items()):
                 if key.id == key_id:
                     del self._keys[digest]
+
+    def clear(self) -> None:
+        """A key was revoked somewhere: check every key in PostgreSQL again."""
+        with self._lock:
+            self._keys.clear()

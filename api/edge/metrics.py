@@ -1,13 +1,19 @@
 """Prometheus metrics: the registry, and the middleware that counts every request (the route,
 `GET /metrics`, is in api/operations.py).
 
-Each app has a registry of its own (tests run several apps in one process). The service runs
-one uvicorn worker process (`python main.py serve`), so prometheus-client's multiprocess mode is
-not used; scale out with more instances, each scraped on its own.
+Each app has a registry of its own (tests run several apps in one process). With WORKERS > 1
+`serve` runs several processes (api/edge/workers.py), and the parent sets
+PROMETHEUS_MULTIPROC_DIR before they start: prometheus-client then keeps every process's values
+in files there, and `/metrics` reports the sum over the instance's workers whichever one
+answers. The gauges are summed over the live workers (`livesum`); the pool's gauge is refreshed
+by each worker every POOL_REFRESH_SECONDS (and by the answering one at the scrape), so other
+workers' pool figures may be that old.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +38,14 @@ _NAMESPACE = "config_service"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _POOL_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+_POOL_HELP = "Database pool connections in use or idle, and requests waiting for one."
+MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+POOL_REFRESH_SECONDS = 1.0
+
+
+def multiprocess_directory() -> str | None:
+    """Set by `serve`'s parent for its workers; None in a single process."""
+    return os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE) or None
 
 
 class _PoolCollector(Collector):
@@ -41,9 +56,7 @@ class _PoolCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
-            f"{_NAMESPACE}_db_pool_connections",
-            "Database pool connections in use or idle, and requests waiting for one.",
-            labels=["state"],
+            f"{_NAMESPACE}_db_pool_connections", _POOL_HELP, labels=["state"]
         )
         if self.database is not None:
             usage = self.database.usage()
@@ -58,6 +71,13 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._database: Database | None = None
+        directory = multiprocess_directory()
+        # What `/metrics` shows: this process's registry, or every worker's files.
+        self._exposed = self.registry
+        if directory is not None:
+            self._exposed = CollectorRegistry()
+            MultiProcessCollector(self._exposed, path=directory)  # type: ignore[no-untyped-call]
         self.requests = Counter(
             f"{_NAMESPACE}_http_requests",
             "HTTP requests answered, by method, route template and status class.",
@@ -75,6 +95,7 @@ class Metrics:
             f"{_NAMESPACE}_http_requests_in_flight",
             "HTTP requests being handled right now.",
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.pool_wait = Histogram(
             f"{_NAMESPACE}_db_pool_wait_seconds",
@@ -107,11 +128,41 @@ class Metrics:
         for reason in ("budget", "auth_failures"):
             self.rate_limited.labels(reason=reason)
         self._pool = _PoolCollector()
-        self.registry.register(self._pool)
+        self._pool_gauge: Gauge | None = None
+        if directory is None:
+            self.registry.register(self._pool)
+        else:  # a collector's values stay in its process: a gauge's reach the files
+            self._pool_gauge = Gauge(
+                f"{_NAMESPACE}_db_pool_connections",
+                _POOL_HELP,
+                ["state"],
+                registry=self.registry,
+                multiprocess_mode="livesum",
+            )
+
+    @property
+    def multiprocess(self) -> bool:
+        return self._pool_gauge is not None
 
     def watch(self, database: Database) -> None:
         self._pool.database = database
+        self._database = database
         database.listener = self
+        self.refresh_pool()
+
+    def refresh_pool(self) -> None:
+        """Write this worker's pool usage where the other workers' scrapes read it."""
+        if self._pool_gauge is None or self._database is None:
+            return
+        usage = self._database.usage()
+        self._pool_gauge.labels(state="in_use").set(usage.in_use)
+        self._pool_gauge.labels(state="idle").set(usage.idle)
+        self._pool_gauge.labels(state="waiting").set(usage.waiting)
+
+    async def refresh_pool_forever(self) -> None:
+        while True:
+            self.refresh_pool()
+            await asyncio.sleep(POOL_REFRESH_SECONDS)
 
     def connection_wait_finished(self, seconds: float) -> None:
         self.pool_wait.observe(seconds)
@@ -120,7 +171,8 @@ class Metrics:
         self.database_errors.labels(kind=kind).inc()
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        self.refresh_pool()
+        return generate_latest(self._exposed)
 
 
 class MetricsMiddleware:

@@ -33,8 +33,8 @@ router = APIRouter(
     "claims match `claims`, with `role` on `applications` (null: every application), as an "
     "API key with the same role and applications would be. A token gets the union of every "
     "binding it matches. Each id in `applications` must name an application (a 422 names any "
-    "that does not). Takes effect at once on this instance, within API_KEY_CACHE_SECONDS on "
-    "others.",
+    "that does not). Takes effect at once in every process of every instance "
+    "(within API_KEY_CACHE_SECONDS where a process's listening connection is down).",
     dependencies=[JsonBody],
     responses={
         201: {"description": "Created.", "headers": LOCATION_HEADER_DOC},
@@ -88,8 +88,9 @@ def get_binding(binding_id: BindingIdPath, service: BindingServiceDep) -> Bindin
     "/{binding_id}",
     status_code=204,
     summary="Delete an identity binding",
-    description="Its identities lose what it granted: at once on this instance, within "
-    "API_KEY_CACHE_SECONDS on others (event streams it let in end then).",
+    description="Its identities lose what it granted: at once in every process of every "
+    "instance, within API_KEY_CACHE_SECONDS where a process's listening connection is down "
+    "(event streams it let in end then).",
     responses=problem_responses(404, 422, 503),
 )
 def delete_binding(

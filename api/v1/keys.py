@@ -89,9 +89,10 @@ def get_key(key_id: KeyIdPath, service: ApiKeyServiceDep) -> ApiKey:
 @router.post(
     "/{key_id}/revoke",
     summary="Revoke an API key",
-    description="From now on the key gets 401: at once on this instance, within "
-    "API_KEY_CACHE_SECONDS on others. Revoking a revoked key changes nothing. The key stays "
-    "listed, with `revoked_at`.",
+    description="From now on the key gets 401: at once in every process of every instance, "
+    "within API_KEY_CACHE_SECONDS where a process's listening connection is down; its open "
+    "event streams end at their next event or heartbeat. Revoking a revoked key changes "
+    "nothing. The key stays listed, with `revoked_at`.",
     responses=problem_responses(404, 422, 503),
 )
 def revoke_key(

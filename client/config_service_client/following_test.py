@@ -142,6 +142,9 @@ def served(database_url: str, port: int, log: Path) -> Iterator[subprocess.Popen
         "RATE_LIMIT_PER_SECOND": "0",
         "RATE_LIMIT_ADDRESS_PER_SECOND": "0",
         "RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": "0",
+        # One process, so that killing it stops the service at once (several workers whose
+        # parent is killed outright drain by themselves, which takes a moment).
+        "WORKERS": "1",
     }
     with log.open("ab") as output:
         process = subprocess.Popen(
