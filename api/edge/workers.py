@@ -3,8 +3,10 @@
 Each worker is a fresh (spawned) process that builds the app and runs the same DrainingServer
 and header-limit protocol as a single-process `serve`, on the socket this parent bound, so the
 kernel spreads connections between them. The parent only supervises: a worker that dies is
-started again (no more often than once per RESTART_DELAY_SECONDS per slot, so a worker that
-cannot start does not spin), and SIGTERM or SIGINT to the parent is passed on as SIGTERM to every
+started again (no sooner than RESTART_DELAY_SECONDS after it started, and, while it keeps
+dying within STABLE_SECONDS, twice as late each time up to MAX_RESTART_DELAY_SECONDS: each start
+is a new interpreter importing the whole service, so a worker that cannot start must not keep
+the CPUs busy), and SIGTERM or SIGINT to the parent is passed on as SIGTERM to every
 worker, which drains and exits within the grace; a worker still running after the grace and
 uvicorn's cut-off (`stop_timeout`) is killed. A worker whose parent vanished (killed outright)
 drains and exits by itself.
@@ -44,6 +46,9 @@ METRICS_DIRECTORY_PREFIX = "config-service-metrics-"
 CHECK_SECONDS = 0.2
 PARENT_CHECK_SECONDS = 0.5
 RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 32.0
+# A worker that ran this long before it died was not failing to start: its slot's delay resets.
+STABLE_SECONDS = 60.0
 # uvicorn ends by raising the signal it stopped for again, once it has shut down cleanly.
 CLEAN_EXIT_CODES = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -77,6 +82,17 @@ def cgroup_quota(cpu_max: Path = CGROUP_CPU_MAX) -> float | None:
         return int(quota) / int(period)
     except (OSError, ValueError):
         return None
+
+
+def restart_delay(failures: int) -> float:
+    """How long after a worker's start it may be started again, after `failures` deaths in a
+    row within STABLE_SECONDS of their start (0: it ran a while)."""
+    delay = RESTART_DELAY_SECONDS
+    for _ in range(1, failures):
+        delay *= 2
+        if delay >= MAX_RESTART_DELAY_SECONDS:
+            return MAX_RESTART_DELAY_SECONDS
+    return delay
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -125,9 +141,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run_worker(target: WorkerTarget, sockets: list[socket.socket]) -> None:
+def _run_worker(target: WorkerTarget, sockets: list[socket.socket], parent: int) -> None:
+    # `parent` comes from the parent, not os.getppid() here: a parent killed while this process
+    # was starting would otherwise leave it watching its new parent (init) forever.
     watcher = threading.Thread(
-        target=_drain_when_orphaned, args=(os.getppid(),), name="parent-watch", daemon=True
+        target=_drain_when_orphaned, args=(parent,), name="parent-watch", daemon=True
     )
     watcher.start()
     # The terminal's Ctrl-C reaches every process of the group: no traceback for it.
@@ -160,6 +178,9 @@ class WorkerSupervisor:
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[SpawnProcess | None] = [None] * workers
         self._started_at: list[float] = [0.0] * workers
+        # Per slot: deaths in a row soon after starting, and when a dead worker is due again.
+        self._failures: list[int] = [0] * workers
+        self._due: list[float | None] = [None] * workers
         # A plain flag: a signal handler must not take the lock an Event.wait may hold.
         self._stopping = False
 
@@ -186,7 +207,7 @@ class WorkerSupervisor:
     def _start(self, slot: int) -> None:
         process = self._context.Process(
             target=_run_worker,
-            args=(self._target, self._sockets),
+            args=(self._target, self._sockets, os.getpid()),
             name=f"config-service-worker-{slot + 1}",
         )
         process.start()
@@ -198,15 +219,24 @@ class WorkerSupervisor:
         for slot, process in enumerate(self._processes):
             if process is None or process.is_alive():
                 continue
-            if time.monotonic() - self._started_at[slot] < RESTART_DELAY_SECONDS:
+            now = time.monotonic()
+            due = self._due[slot]
+            if due is None:  # just died
+                process.join()
+                ran = now - self._started_at[slot]
+                self._failures[slot] = 0 if ran >= STABLE_SECONDS else self._failures[slot] + 1
+                due = max(now, self._started_at[slot] + restart_delay(self._failures[slot]))
+                self._due[slot] = due
+                logger.warning(
+                    "worker %d (pid %s) exited with code %s; starting it again in %.1f s",
+                    slot + 1,
+                    process.pid,
+                    process.exitcode,
+                    due - now,
+                )
+            if now < due:
                 continue
-            process.join()
-            logger.warning(
-                "worker %d (pid %s) exited with code %s; starting it again",
-                slot + 1,
-                process.pid,
-                process.exitcode,
-            )
+            self._due[slot] = None
             self._forget_metrics(process)
             self._start(slot)
 

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from api.edge.workers import (
+    MAX_RESTART_DELAY_SECONDS,
     MULTIPROCESS_DIRECTORY_VARIABLE,
+    RESTART_DELAY_SECONDS,
+    STABLE_SECONDS,
+    _run_worker,
     cgroup_quota,
     metrics_directory,
+    restart_delay,
     usable_cpus,
 )
 
@@ -87,3 +96,44 @@ def test_the_metrics_directory_is_private_removed_at_the_end_and_so_are_abandone
 
     assert not directory.exists()
     assert MULTIPROCESS_DIRECTORY_VARIABLE not in os.environ
+
+
+def test_a_worker_that_keeps_failing_at_start_is_restarted_ever_less_often() -> None:
+    """Each restart is a new interpreter importing the whole service (about a CPU-second): at
+    a fixed one a second per worker, a worker that cannot start would keep every CPU busy."""
+    delays = [restart_delay(failures) for failures in range(1, 10)]
+
+    assert delays[:4] == [
+        RESTART_DELAY_SECONDS,
+        2 * RESTART_DELAY_SECONDS,
+        4 * RESTART_DELAY_SECONDS,
+        8 * RESTART_DELAY_SECONDS,
+    ]
+    assert delays[-1] == MAX_RESTART_DELAY_SECONDS
+    assert MAX_RESTART_DELAY_SECONDS >= 30
+
+
+def test_a_worker_that_ran_a_while_is_restarted_after_the_first_delay_again() -> None:
+    assert restart_delay(0) == RESTART_DELAY_SECONDS
+    assert STABLE_SECONDS > MAX_RESTART_DELAY_SECONDS
+
+
+def _serve_forever(sockets: list[socket.socket]) -> None:
+    while True:
+        time.sleep(1)
+
+
+def test_a_worker_whose_parent_died_before_it_started_drains_at_once() -> None:
+    """The parent's pid comes from the parent: a parent killed while the worker was still
+    starting (its parent already init when it looked) must not leave it serving unsupervised."""
+    worker = multiprocessing.get_context("spawn").Process(
+        target=_run_worker,
+        args=(_serve_forever, [], 1),  # pid 1: not this worker's parent
+    )
+    worker.start()
+    worker.join(30)
+    if worker.is_alive():
+        worker.kill()
+        worker.join()
+
+    assert worker.exitcode == -signal.SIGTERM
