@@ -14,12 +14,14 @@ drains and exits by itself.
 Metrics: the parent makes a private PROMETHEUS_MULTIPROC_DIR for the workers'
 prometheus-client files before the first worker starts, clears a dead worker's live gauges,
 and removes the directory when the last worker has exited. A directory left behind by a parent
-killed outright is removed by the next `serve` on the machine (it is named by the parent's pid).
+killed outright is removed by the next `serve` on the machine: the parent holds a lock in it
+while it lives (OWNER_LOCK), which the kernel releases however the parent dies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import math
 import multiprocessing
@@ -43,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 MULTIPROCESS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_DIRECTORY_PREFIX = "config-service-metrics-"
+# In each metrics directory, locked by its parent while it lives (the kernel lets go of the lock
+# when the parent dies, however it dies): what tells a live directory from an abandoned one.
+OWNER_LOCK = "owner.lock"
 CHECK_SECONDS = 0.2
 PARENT_CHECK_SECONDS = 0.5
 RESTART_DELAY_SECONDS = 1.0
@@ -108,9 +113,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
 @contextmanager
 def metrics_directory() -> Iterator[Path]:
     """A fresh private PROMETHEUS_MULTIPROC_DIR for this instance's workers, set in the
-    environment they inherit, and removed at the end."""
+    environment they inherit, locked (OWNER_LOCK) while this process lives, and removed at the
+    end."""
     _remove_abandoned_directories()
     directory = Path(tempfile.mkdtemp(prefix=f"{METRICS_DIRECTORY_PREFIX}{os.getpid()}-"))
+    # Not inherited (PEP 446): only this process holds it.
+    lock = os.open(directory / OWNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     previous = os.environ.get(MULTIPROCESS_DIRECTORY_VARIABLE)
     os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = str(directory)
     try:
@@ -121,14 +130,35 @@ def metrics_directory() -> Iterator[Path]:
         else:
             os.environ[MULTIPROCESS_DIRECTORY_VARIABLE] = previous
         shutil.rmtree(directory, ignore_errors=True)
+        os.close(lock)
 
 
 def _remove_abandoned_directories() -> None:
     """The directories of parents that were killed outright (they could not remove their own)."""
     for directory in Path(tempfile.gettempdir()).glob(f"{METRICS_DIRECTORY_PREFIX}*-*"):
-        owner = directory.name.removeprefix(METRICS_DIRECTORY_PREFIX).split("-", 1)[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if _abandoned(directory):
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _abandoned(directory: Path) -> bool:
+    """Its owner's lock is free. The pid in its name is no proof: it may have been reused (after
+    a reboot) or belong to another pid namespace sharing this folder (another container)."""
+    if directory.is_symlink() or not directory.is_dir():
+        return False
+    try:
+        lock = os.open(directory / OWNER_LOCK, os.O_RDWR | os.O_NOFOLLOW)
+    except FileNotFoundError:  # made an instant ago, not locked yet, or by an older version
+        owner = directory.name.removeprefix(METRICS_DIRECTORY_PREFIX).split("-", 1)[0]
+        return owner.isdigit() and not _alive(int(owner))
+    except OSError:  # someone else's (private), a symbolic link, not a directory
+        return False
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: its parent is alive
+        return False
+    finally:
+        os.close(lock)
+    return True
 
 
 def _alive(pid: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import signal
@@ -16,6 +17,7 @@ import pytest
 from api.edge.workers import (
     MAX_RESTART_DELAY_SECONDS,
     MULTIPROCESS_DIRECTORY_VARIABLE,
+    OWNER_LOCK,
     RESTART_DELAY_SECONDS,
     STABLE_SECONDS,
     _run_worker,
@@ -137,3 +139,31 @@ def test_a_worker_whose_parent_died_before_it_started_drains_at_once() -> None:
         worker.join()
 
     assert worker.exitcode == -signal.SIGTERM
+
+
+def test_whose_metrics_directory_is_abandoned_is_told_by_its_lock_not_by_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pid in a name says nothing once it is reused (after a reboot) or when two pid
+    namespaces (containers) share one temporary folder: a directory whose owner's lock is held
+    is some running parent's, whatever its pid looks like here; one whose lock is free is
+    abandoned, whatever process has its pid now."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv(MULTIPROCESS_DIRECTORY_VARIABLE, raising=False)
+    ended = subprocess.Popen(["true"])  # noqa: S607  # nosec B603 B607
+    ended.wait()
+    held = tmp_path / f"config-service-metrics-{ended.pid}-held"  # a live parent elsewhere
+    reused = tmp_path / f"config-service-metrics-{os.getpid()}-free"  # its pid taken since
+    for directory in (held, reused):
+        directory.mkdir()
+        (directory / OWNER_LOCK).touch()
+    with (held / OWNER_LOCK).open("r+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        with metrics_directory() as directory:
+            assert held.is_dir()
+            assert not reused.exists()
+            with (directory / OWNER_LOCK).open("r+") as own, pytest.raises(BlockingIOError):
+                fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours is held while it lives
+
+    assert not directory.exists()
