@@ -253,6 +253,7 @@ class WorkerSupervisor:
             due = self._due[slot]
             if due is None:  # just died
                 process.join()
+                self._forget_metrics(process)  # its live gauges stop counting at once
                 ran = now - self._started_at[slot]
                 self._failures[slot] = 0 if ran >= STABLE_SECONDS else self._failures[slot] + 1
                 due = max(now, self._started_at[slot] + restart_delay(self._failures[slot]))
@@ -267,7 +268,6 @@ class WorkerSupervisor:
             if now < due:
                 continue
             self._due[slot] = None
-            self._forget_metrics(process)
             self._start(slot)
 
     def _stop_all(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import multiprocessing
 import os
 import signal
@@ -20,6 +21,7 @@ from api.edge.workers import (
     OWNER_LOCK,
     RESTART_DELAY_SECONDS,
     STABLE_SECONDS,
+    WorkerSupervisor,
     _run_worker,
     cgroup_quota,
     metrics_directory,
@@ -167,3 +169,52 @@ def test_whose_metrics_directory_is_abandoned_is_told_by_its_lock_not_by_its_nam
                 fcntl.flock(own, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours is held while it lives
 
     assert not directory.exists()
+
+
+def _exit_at_once(sockets: list[socket.socket]) -> None:
+    raise SystemExit(3)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_supervisor_waits_longer_each_time_a_worker_dies_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(time, "monotonic", clock)
+    supervisor = WorkerSupervisor(target=_exit_at_once, workers=1, sockets=[], stop_timeout=5)
+    starts: list[float] = []
+    seen: list[object] = []
+
+    def started() -> bool:
+        """Whether the supervisor started a new worker since the last call (then waited out)."""
+        process = supervisor._processes[0]
+        assert process is not None
+        if seen and process is seen[-1]:
+            return False
+        seen.append(process)
+        starts.append(clock.now)
+        process.join(30)
+        assert process.exitcode == 3
+        return True
+
+    supervisor._start(0)
+    assert started()
+    for _ in range(4):  # dies at once each time: started again 1, 2, 4, 8 s after its start
+        for _tick in range(200):
+            clock.now += 0.25
+            supervisor._restart_dead()
+            if started():
+                break
+        else:
+            pytest.fail(f"not started again; started at {starts}")
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps == [1.0, 2.0, 4.0, 8.0]
+    supervisor._stop_all()
