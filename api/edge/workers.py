@@ -57,6 +57,7 @@ STABLE_SECONDS = 60.0
 # uvicorn ends by raising the signal it stopped for again, once it has shut down cleanly.
 CLEAN_EXIT_CODES = frozenset({0, -signal.SIGTERM, -signal.SIGINT})
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")  # a link to cpu,cpuacct where they are mounted together
 
 
 class WorkerTarget(Protocol):
@@ -66,27 +67,43 @@ class WorkerTarget(Protocol):
     def __call__(self, sockets: list[socket.socket]) -> None: ...
 
 
-def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
-    """The CPUs this process may use: its scheduler affinity, or the cgroup v2 quota if that is
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX, cgroup_v1: Path = CGROUP_V1_CPU) -> int:
+    """The CPUs this process may use: its scheduler affinity, or the cgroup quota if that is
     smaller (rounded up: a quota of 1.5 CPUs is worth a second worker), at least 1."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     cpus = affinity or os.cpu_count() or 1
-    quota = cgroup_quota(cpu_max)
+    quota = cgroup_quota(cpu_max, cgroup_v1)
     if quota is not None:
         cpus = min(cpus, math.ceil(quota))
     return max(1, cpus)
 
 
-def cgroup_quota(cpu_max: Path = CGROUP_CPU_MAX) -> float | None:
-    """CPUs' worth of time the cgroup v2 quota allows (`<quota> <period>` in cpu.max); None
-    without a quota (`max`) or a readable file."""
+def cgroup_quota(cpu_max: Path = CGROUP_CPU_MAX, cgroup_v1: Path = CGROUP_V1_CPU) -> float | None:
+    """CPUs' worth of time the cgroup quota allows: cgroup v2's `<quota> <period>` in cpu.max,
+    or, where there is no such file, cgroup v1's cpu.cfs_quota_us over cpu.cfs_period_us; None
+    without a quota (`max`, `-1`) or a readable file."""
     try:
-        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        text = cpu_max.read_text(encoding="ascii")
+    except OSError:
+        return _cgroup_v1_quota(cgroup_v1)
+    try:
+        quota, period = text.split()[:2]
         if quota == "max":
             return None
         return int(quota) / int(period)
+    except ValueError:
+        return None
+
+
+def _cgroup_v1_quota(directory: Path) -> float | None:
+    try:
+        quota = int((directory / "cpu.cfs_quota_us").read_text(encoding="ascii"))
+        period = int((directory / "cpu.cfs_period_us").read_text(encoding="ascii"))
     except (OSError, ValueError):
         return None
+    if quota <= 0 or period <= 0:
+        return None
+    return quota / period
 
 
 def restart_delay(failures: int) -> float:

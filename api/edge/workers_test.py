@@ -48,7 +48,36 @@ def test_the_cgroup_quota_is_read_from_cpu_max(tmp_path: Path, cpu_max: str, quo
 
 
 def test_without_a_cgroup_file_there_is_no_quota(tmp_path: Path) -> None:
-    assert cgroup_quota(tmp_path / "absent") is None
+    assert cgroup_quota(tmp_path / "absent", tmp_path / "absent-v1") is None
+
+
+@pytest.mark.parametrize(
+    ("quota_us", "period_us", "quota"),
+    [("150000\n", "100000\n", 1.5), ("-1\n", "100000\n", None), ("x\n", "100000\n", None)],
+)
+def test_under_cgroup_v1_the_quota_is_read_from_cfs_quota_and_period(
+    tmp_path: Path, quota_us: str, period_us: str, quota: float | None
+) -> None:
+    """Hosts with cgroup v1 (older Docker and Kubernetes nodes) give a container's `--cpus`
+    as cpu.cfs_quota_us over cpu.cfs_period_us; without it a 1-CPU container on a 64-CPU host
+    would run 64 workers."""
+    v1 = tmp_path / "cpu"
+    v1.mkdir()
+    (v1 / "cpu.cfs_quota_us").write_text(quota_us)
+    (v1 / "cpu.cfs_period_us").write_text(period_us)
+
+    assert cgroup_quota(tmp_path / "absent", v1) == quota
+
+
+def test_the_cgroup_v2_file_wins_over_v1(tmp_path: Path) -> None:
+    v1 = tmp_path / "cpu"
+    v1.mkdir()
+    (v1 / "cpu.cfs_quota_us").write_text("150000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+
+    assert cgroup_quota(tmp_path / "cpu.max", v1) is None
+    assert usable_cpus(tmp_path / "absent", v1) == min(2, len(os.sched_getaffinity(0)))
 
 
 @pytest.mark.parametrize(
@@ -68,14 +97,16 @@ def test_usable_cpus_is_the_smaller_of_affinity_and_quota(
     path.write_text(cpu_max)
     affinity = len(os.sched_getaffinity(0))
 
-    assert usable_cpus(path) == (affinity if expected is None else min(expected, affinity))
+    assert usable_cpus(path, tmp_path / "absent-v1") == (
+        affinity if expected is None else min(expected, affinity)
+    )
 
 
 def test_usable_cpus_follows_the_affinity(tmp_path: Path) -> None:
     before = os.sched_getaffinity(0)
     try:
         os.sched_setaffinity(0, {min(before)})
-        assert usable_cpus(tmp_path / "absent") == 1
+        assert usable_cpus(tmp_path / "absent", tmp_path / "absent-v1") == 1
     finally:
         os.sched_setaffinity(0, before)
 
