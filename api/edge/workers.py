@@ -284,8 +284,14 @@ class WorkerSupervisor:
                 )
             if now < due:
                 continue
+            try:
+                self._start(slot)
+            except OSError as error:  # no process now (EAGAIN, ENOMEM): the others serve on
+                self._failures[slot] += 1
+                self._due[slot] = now + restart_delay(self._failures[slot])
+                logger.warning("could not start worker %d again, retrying: %s", slot + 1, error)
+                continue
             self._due[slot] = None
-            self._start(slot)
 
     def _stop_all(self) -> int:
         running = [p for p in self._processes if p is not None]

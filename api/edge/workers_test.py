@@ -249,3 +249,38 @@ def test_the_supervisor_waits_longer_each_time_a_worker_dies_at_start(
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert gaps == [1.0, 2.0, 4.0, 8.0]
     supervisor._stop_all()
+
+
+def test_a_worker_that_cannot_be_started_again_is_retried_and_the_parent_serves_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failed fork (EAGAIN, ENOMEM) while replacing one worker must not end the parent, and
+    with it every other worker."""
+    clock = _Clock()
+    monkeypatch.setattr(time, "monotonic", clock)
+    supervisor = WorkerSupervisor(target=_exit_at_once, workers=1, sockets=[], stop_timeout=5)
+    supervisor._start(0)
+    first = supervisor._processes[0]
+    assert first is not None
+    first.join(30)
+    real_start = supervisor._start
+    failing = [OSError(11, "Resource temporarily unavailable")]
+
+    def start(slot: int) -> None:
+        if failing:
+            raise failing.pop()
+        real_start(slot)
+
+    monkeypatch.setattr(supervisor, "_start", start)
+    clock.now += 1
+    supervisor._restart_dead()  # the fork fails: retried later
+    assert supervisor._processes[0] is first
+    clock.now += MAX_RESTART_DELAY_SECONDS
+    supervisor._restart_dead()
+
+    second = supervisor._processes[0]
+    assert second is not None
+    assert second is not first
+    second.join(30)
+    assert second.exitcode == 3
+    supervisor._stop_all()
