@@ -321,3 +321,21 @@ def test_rate_limits_split_the_budget_between_workers(
     # the connections all reached one worker.
     assert 2 <= allowed <= 4, statuses
     assert statuses.count(429) == FRESH_CONNECTIONS - allowed
+
+
+def test_sigint_then_sigterm_again_drains_every_worker_once_and_exits_cleanly(
+    two_workers: Served,
+) -> None:
+    """Ctrl-C reaches the parent (and, from a terminal, the workers too), and an impatient
+    operator's second signal must neither cut the workers off nor leave one behind."""
+    workers = two_workers.worker_pids()
+    two_workers.process.send_signal(signal.SIGINT)
+    for pid in workers:  # as a terminal's Ctrl-C does: the whole process group
+        os.kill(pid, signal.SIGINT)
+    two_workers.process.send_signal(signal.SIGTERM)
+
+    assert two_workers.process.wait(timeout=60) == 0
+    messages = two_workers.messages()
+    assert messages.count("Application shutdown complete.") == 2, messages
+    assert not [message for message in messages if "killed" in message], messages
+    assert not [p for p in workers if Path(f"/proc/{p}").exists()], messages

@@ -148,10 +148,11 @@ async def _usable_key(request: Request, token: str) -> ApiKey:
     digest = token_digest(token)
     key = cache.get(digest)
     if key is None:
+        generation = cache.generation()  # before the read: see KeyCache.put
         key = await run_in_threadpool(key_service(request).authenticate, token)
         if key is None:
             raise _unauthorized("the API key is not known", sent=True)
-        cache.put(digest, key)
+        cache.put(digest, key, generation=generation)
     if not usable(key):
         state = "revoked" if key.revoked_at is not None else "expired"
         raise _unauthorized(f"the API key {key.prefix} is {state}", sent=True)
