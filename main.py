@@ -42,7 +42,12 @@ from api.openapi.pages import install_docs
 from api.problems.handlers import install_problem_handlers
 from api.v1.router import router as v1_router
 from commands.create_key import create_key
-from commands.startup import StartupFailed, check_port_is_free, prepare_database
+from commands.startup import (
+    StartupFailed,
+    check_port_is_free,
+    prepare_database,
+    warn_if_connections_may_run_out,
+)
 from config.logging_setup import database_url_secrets, logging_config
 from config.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from database.pool import Database, connection_options
@@ -196,6 +201,8 @@ def _serve(settings: Settings, *, reload: bool, log_config: dict[str, object]) -
         return 0
     database = prepare_database(settings, migrate=False)
     workers = settings.workers or usable_cpus()
+    if database.answered:
+        warn_if_connections_may_run_out(settings, database.url, workers=workers)
     if workers == 1:
         app = create_app(settings, database_url=database.url, warm_up=database.answered)
         draining_server(app, settings, log_config).run()

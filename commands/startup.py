@@ -95,3 +95,45 @@ def prepare_database(settings: Settings, *, migrate: bool) -> PreparedDatabase:
     if not status.is_current:
         raise StartupFailed(status.describe())
     return PreparedDatabase(url=url, answered=True)
+
+
+CONNECTIONS_PER_WORKER_BEYOND_POOL = 3  # the change and credentials listeners, the lock watch
+
+SELECT_CONNECTION_ROOM = """
+    SELECT current_setting('max_connections')::integer
+           - current_setting('superuser_reserved_connections')::integer AS room
+"""
+
+
+def warn_if_connections_may_run_out(settings: Settings, url: str, *, workers: int) -> int | None:
+    """Warn once at start-up when this instance alone may open more connections than
+    PostgreSQL lets ordinary roles have (the default WORKERS is the CPU count, and each worker
+    has a pool of its own). Returns the room found, or None when it could not be read (never
+    raises: the service starts either way)."""
+    needed = workers * (settings.database_pool_max_size + CONNECTIONS_PER_WORKER_BEYOND_POOL)
+    try:
+        connection = psycopg2.connect(
+            url, connect_timeout=settings.database_connect_timeout_seconds
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(SELECT_CONNECTION_ROOM)
+                row = cursor.fetchone()
+        finally:
+            connection.close()
+    except psycopg2.Error as error:
+        logger.debug("could not read max_connections: %s", error)
+        return None
+    room = int(row[0]) if row is not None else None
+    if room is not None and needed > room:
+        logger.warning(
+            "WORKERS=%d with DATABASE_POOL_MAX_SIZE=%d may open %d connections, more than the "
+            "%d PostgreSQL allows (max_connections minus superuser_reserved_connections), before "
+            "any other instance or client; lower WORKERS or DATABASE_POOL_MAX_SIZE, or raise "
+            "max_connections",
+            workers,
+            settings.database_pool_max_size,
+            needed,
+            room,
+        )
+    return room
