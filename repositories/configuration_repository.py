@@ -112,38 +112,12 @@ SELECT_CONFIGURATIONS_PAGE = """
     LIMIT %(limit)s
 """
 
-UPDATE_CONFIGURATION_IF_REVISION = """
-    WITH updated AS (
-        UPDATE configurations
-        SET name = %(name)s,
-            comments = %(comments)s,
-            config = %(config)s,
-            schema = %(schema)s,
-            secrets = %(secrets)s,
-            revision = revision + 1,
-            updated_at = now()
-        WHERE id = %(id)s AND revision = %(expected_revision)s
-        RETURNING id, application_id, name, comments, config, schema, secrets, revision,
-                  created_at, updated_at
-    ), history AS (
-        INSERT INTO configuration_revisions
-            (configuration_id, revision, name, comments, config, schema, secrets, message,
-             restored_from, created_at)
-        SELECT id, revision, name, comments, config, schema, secrets, %(message)s,
-               %(restored_from)s, updated_at
-        FROM updated
-    )
-    SELECT id, application_id, name, comments, config, schema, secrets, revision, created_at,
-           updated_at
-    FROM updated
-"""
-
-# UPDATE_CONFIGURATION_IF_REVISION, and what the write leaves besides (the audit record, the
+# The next revision, its history row, and what the write leaves besides (the audit record, the
 # change-log record and its notification, see audit_repository.py and change_log_repository.py)
-# in the same statement: one round trip instead of three. The records are inserted only when the
+# in one statement: one round trip instead of three. The records are inserted only when the
 # compare-and-set wrote (they select FROM updated); their values are known beforehand, since the
 # new revision is always the expected one plus one.
-UPDATE_CONFIGURATION_IF_REVISION_RECORDED = """
+UPDATE_CONFIGURATION_IF_REVISION = """
     WITH updated AS (
         UPDATE configurations
         SET name = %(name)s,
@@ -362,11 +336,10 @@ class ConfigurationRepository(Repository):
         secrets: list[str] | None = None,
         message: str | None = None,
         restored_from: int | None = None,
-        record: WriteRecord | None = None,
+        record: WriteRecord,
     ) -> Configuration | None:
         """Write the next revision if the row is still at `expected_revision`; else None.
-        With `record`, the same statement also audits the write and appends it to the change
-        log (the transaction's only append; see change_log_repository.py)."""
+        The same statement audits the write and appends it to the change log (`record`)."""
         parameters: dict[str, Any] = {
             "id": configuration_id,
             "expected_revision": expected_revision,
@@ -378,16 +351,10 @@ class ConfigurationRepository(Repository):
             "message": message,
             "restored_from": restored_from,
         }
-        if record is not None:
-            parameters.update(audit_parameters(record.actor, record.audit))
-            parameters["kind"] = record.kind.value
+        parameters.update(audit_parameters(record.actor, record.audit))
+        parameters["kind"] = record.kind.value
         with refusals_named():
-            row = self._fetch_one(
-                UPDATE_CONFIGURATION_IF_REVISION
-                if record is None
-                else UPDATE_CONFIGURATION_IF_REVISION_RECORDED,
-                parameters,
-            )
+            row = self._fetch_one(UPDATE_CONFIGURATION_IF_REVISION, parameters)
         return None if row is None else configuration_from_row(row)
 
     def delete_if_revision(self, *, configuration_id: str, expected_revision: int) -> bool:

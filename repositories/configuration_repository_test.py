@@ -281,6 +281,7 @@ def test_update_writes_the_next_revision_and_advances_updated_at(
         schema={"type": "object"},
         message="second",
         restored_from=1,
+        record=record_for(committed.id, committed.application_id),
     )
 
     assert updated is not None
@@ -317,6 +318,7 @@ def test_update_of_another_revision_changes_nothing(
         name="other",
         comments="c",
         config={},
+        record=record_for(added.id, application_id, expected_revision),
     )
 
     assert updated is None
@@ -329,7 +331,12 @@ def test_update_of_a_missing_configuration_returns_none(
     repository: ConfigurationRepository,
 ) -> None:
     updated = repository.update_if_revision(
-        configuration_id=new_id(), expected_revision=1, name="n", comments=None, config={}
+        configuration_id=new_id(),
+        expected_revision=1,
+        name="n",
+        comments=None,
+        config={},
+        record=record_for(new_id(), new_id()),
     )
     assert updated is None
 
@@ -346,6 +353,7 @@ def test_update_to_a_taken_name_raises_duplicate_key(
             name=first.name,
             comments=None,
             config={},
+            record=record_for(second.id, application_id),
         )
 
     assert caught.value.constraint == "configurations_application_id_name_key"
@@ -362,6 +370,7 @@ def test_list_revisions_newest_first_with_before_and_limit(
             name=added.name,
             comments=None,
             config={"n": revision + 1},
+            record=record_for(added.id, application_id, revision),
         )
 
     def listed(before: int | None, limit: int) -> list[tuple[int, JsonObject]]:
@@ -401,6 +410,21 @@ RECORD = WriteRecord(
 )
 
 
+def record_for(configuration_id: str, application_id: str, revision: int = 1) -> WriteRecord:
+    """RECORD for the write that makes `revision + 1` of a configuration."""
+    return replace(
+        RECORD,
+        audit=replace(
+            RECORD.audit,
+            target_id=configuration_id,
+            application_id=application_id,
+            configuration_id=configuration_id,
+            revision_before=revision,
+            revision_after=revision + 1,
+        ),
+    )
+
+
 def records_of(connection: Connection, configuration_id: str) -> list[tuple[Any, ...]]:
     """(audit action, revisions before/after, key name) and (change kind, revision, name)."""
     with connection.cursor() as cursor:
@@ -430,17 +454,7 @@ def test_an_update_with_its_record_audits_logs_and_notifies_in_its_one_statement
         with database.transaction() as connection:
             application_id = add_application(connection)
             added = add(ConfigurationRepository(connection), application_id)
-        record = replace(
-            RECORD,
-            audit=replace(
-                RECORD.audit,
-                target_id=added.id,
-                application_id=application_id,
-                configuration_id=added.id,
-                revision_before=1,
-                revision_after=2,
-            ),
-        )
+        record = record_for(added.id, application_id)
         with database.transaction() as connection:
             repository = ConfigurationRepository(connection)
             stale = repository.update_if_revision(
@@ -485,17 +499,7 @@ def test_an_update_after_an_append_in_its_transaction_takes_the_next_position(
     with database.transaction() as connection:
         application_id = add_application(connection)
         added = add(ConfigurationRepository(connection), application_id)
-    record = replace(
-        RECORD,
-        audit=replace(
-            RECORD.audit,
-            target_id=added.id,
-            application_id=application_id,
-            configuration_id=added.id,
-            revision_before=1,
-            revision_after=2,
-        ),
-    )
+    record = record_for(added.id, application_id)
     with database.transaction() as connection:
         earlier = ChangeLogRepository(connection).append(
             application_id=application_id,
