@@ -48,10 +48,17 @@ ALLOWED: dict[tuple[str, str], str] = {
         "_fetch_one",
     ): "runs the query a repository passes; its callers' queries are checked where they call it, "
     "like execute()'s (see QUERY_RUNNERS)",
+    (
+        "testing/databases.py",
+        "run_sql",
+    ): "runs the statement a test passes; its callers' statements are checked where they call "
+    "it (see QUERY_FUNCTIONS)",
 }
 
 # Calls whose first argument is run as SQL: the driver's, and the repositories' shared helper.
 QUERY_RUNNERS = {"execute", "executemany", "mogrify", "_fetch_one"}
+# Plain functions that run one of their arguments as SQL, by its position: the tests' helper.
+QUERY_FUNCTIONS = {"run_sql": 1}
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,10 @@ class _Checker(ast.NodeVisitor):
             executes = function.attr in QUERY_RUNNERS and node.args
             if executes and not self._safe_query(node.args[0], depth=0):
                 self.report(node, f"{function.attr}() of a query that is not a constant")
+        elif isinstance(function, ast.Name) and function.id in QUERY_FUNCTIONS:
+            index = QUERY_FUNCTIONS[function.id]
+            if len(node.args) > index and not self._safe_query(node.args[index], depth=0):
+                self.report(node, f"{function.id}() of a query that is not a constant")
         self.generic_visit(node)
 
     def _safe_query(self, node: ast.AST, *, depth: int) -> bool:
@@ -266,6 +277,7 @@ SAFE = [
     'def f(name):\n    return f"applied {name}"\n',
     'Q = "SELECT a FROM t"\nclass R(Repository):\n    def get(self):\n'
     "        return self._fetch_one(Q, {})\n",
+    'def f(dsn):\n    return run_sql(dsn, "SELECT a FROM t WHERE id = %(i)s", {"i": 1})\n',
 ]
 
 UNSAFE = [
@@ -288,6 +300,7 @@ UNSAFE = [
         "class R(Repository):\n    def get(self, i):\n        return self._fetch_one(i, {})\n",
         "not a",
     ),
+    ("def f(dsn, i):\n    return run_sql(dsn, i)\n", "run_sql() of a query that is not"),
 ]
 
 

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import logging
 
-import psycopg2
 import pytest
 
 from commands.startup import warn_if_connections_may_run_out
 from conftest import make_settings
+from testing.databases import run_sql
 
 
 def room_of(database_url: str) -> int:
-    connection = psycopg2.connect(database_url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT current_setting('max_connections')::integer"
-                " - current_setting('superuser_reserved_connections')::integer"
-            )
-            row = cursor.fetchone()
-    finally:
-        connection.close()
-    assert row is not None
-    return int(row[0])
+    rows = run_sql(
+        database_url,
+        "SELECT current_setting('max_connections')::integer"
+        " - current_setting('superuser_reserved_connections')::integer",
+    )
+    return int(rows[0][0])
 
 
 def test_workers_whose_pools_outgrow_max_connections_are_warned_about(

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
-import psycopg2
 import pytest
 
 from database.migration_files import discover_migrations
@@ -19,6 +17,7 @@ from repositories.change_log_repository import ORDINAL_BITS, ChangeLogRepository
 from services.delivery_service import read_changes_after
 from services.errors import ChangePositionExpired
 from testing.change_log import wait_until_final_on
+from testing.databases import run_sql
 
 APPLICATION = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 OLD_RECORDS = (
@@ -26,16 +25,6 @@ OLD_RECORDS = (
     " VALUES (2, %(application)s, 'c', 'updated', 2), (3, %(application)s, 'c', 'updated', 3);"
     " UPDATE change_log_head SET position = 3"
 )
-
-
-def run_sql(dsn: str, statement: str, parameters: dict[str, Any] | None = None) -> list[Any]:
-    connection = psycopg2.connect(dsn)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
 
 
 def test_a_log_kept_by_the_counter_carries_on_after_008_and_back(

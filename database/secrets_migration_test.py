@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import psycopg2
 import pytest
 
 from database.migration_files import MigrationError, discover_migrations
 from database.migration_runner import MIGRATIONS_DIRECTORY, MigrationRunner
+from testing.databases import run_sql
 
 APPLICATION = "01JQ3V6KX8Q7M4Z2W9R5T1N0BC"
 CONFIGURATION = "01JQ3V7B2D4F6H8K0M2P4R6T8V"
@@ -20,16 +20,6 @@ REMEMBER_REVEAL = (
     "INSERT INTO secret_reveals (reader, configuration_id, revision)"
     " VALUES (%(key)s, %(configuration)s, 1) ON CONFLICT DO NOTHING RETURNING revision"
 )
-
-
-def run_sql(dsn: str, statement: str, parameters: dict[str, Any] | None = None) -> list[Any]:
-    connection = psycopg2.connect(dsn)
-    try:
-        with connection, connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
-            return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -71,3 +72,14 @@ def wait_for_lock_waiters(database_url: str, count: int) -> None:
         raise AssertionError(f"{count} lock waiters never appeared")
     finally:
         watcher.close()
+
+
+def run_sql(dsn: str, statement: str, parameters: dict[str, Any] | None = None) -> list[Any]:
+    """Run one statement on a connection of its own, committed; the rows it returned, if any."""
+    connection = psycopg2.connect(dsn)
+    try:
+        with connection, connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            return cursor.fetchall() if cursor.description else []
+    finally:
+        connection.close()
